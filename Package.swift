@@ -1,0 +1,91 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "tmm-webhook",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "tmm-webhook", targets: ["tmm-webhook"]),
+        .library(name: "TMMTransport", targets: ["TMMTransport"]),
+        .library(name: "TMMAdmission", targets: ["TMMAdmission"]),
+        .library(name: "TMMPolicy", targets: ["TMMPolicy"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+    ],
+    targets: [
+        // C shims over the system libraries: module maps plus static-inline wrappers for macros.
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+
+        // A small, fast JSON reader/writer shared by every layer (no Foundation).
+        .target(name: "TMMJSON", swiftSettings: strict),
+
+        // TLS + HTTP/1.1 server on POSIX sockets and OpenSSL. Knows nothing of Kubernetes.
+        .target(
+            name: "TMMTransport",
+            dependencies: ["COpenSSL", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+
+        // The TMM policy engine: pure, no I/O, no clock it does not receive.
+        .target(
+            name: "TMMPolicy",
+            dependencies: ["TMMJSON", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strict
+        ),
+
+        // AdmissionReview types, taint transitions, the admission handler.
+        .target(
+            name: "TMMAdmission",
+            dependencies: ["TMMJSON", "TMMPolicy", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+
+        // Wires transport, admission and policy together; the commands' implementations.
+        .target(
+            name: "TMMApp",
+            dependencies: [
+                "TMMTransport", "TMMAdmission", "TMMPolicy", "TMMJSON", "COpenSSL",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+
+        .executableTarget(
+            name: "tmm-webhook",
+            dependencies: [
+                "TMMApp",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+
+        .testTarget(name: "TMMJSONTests", dependencies: ["TMMJSON"], swiftSettings: strict),
+        .testTarget(
+            name: "TMMPolicyTests",
+            dependencies: ["TMMPolicy", "TMMJSON"],
+            resources: [.copy("Fixtures")],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "TMMAdmissionTests",
+            dependencies: ["TMMAdmission", "TMMJSON", "TMMPolicy"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "TMMTransportTests",
+            dependencies: ["TMMTransport", "TMMApp", "COpenSSL"],
+            swiftSettings: strict
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,10 @@
+#ifndef TMM_CZLIB_SHIM_H
+#define TMM_CZLIB_SHIM_H
+#include <zlib.h>
+
+// inflateInit2 / deflateInit2 are macros (they pass ZLIB_VERSION and sizeof(z_stream)).
+static inline int tmm_inflateInit2(z_streamp strm, int windowBits) { return inflateInit2(strm, windowBits); }
+static inline int tmm_deflateInit2(z_streamp strm, int level, int method, int windowBits, int memLevel, int strategy) {
+    return deflateInit2(strm, level, method, windowBits, memLevel, strategy);
+}
+#endif

@@ -1,0 +1,43 @@
+extension JSON {
+    /// Parses a whole JSON document.
+    public static func parse(_ bytes: UnsafeRawBufferPointer) throws(JSONError) -> JSON {
+        var scanner = JSONScanner(bytes)
+        if scanner.atEnd() { throw JSONError(.empty, at: 0, "empty JSON document") }
+        let value = try scanner.readValue()
+        try scanner.expectEnd()
+        return value
+    }
+
+    /// Parses a whole JSON document.
+    public static func parse(_ bytes: [UInt8]) throws(JSONError) -> JSON {
+        try bytes.withUnsafeBytes { (buf) throws(JSONError) in try parse(buf) }
+    }
+
+    /// Parses a whole JSON document.
+    public static func parse(_ text: String) throws(JSONError) -> JSON {
+        var text = text
+        return try text.withUTF8 { (buf) throws(JSONError) in try parse(UnsafeRawBufferPointer(buf)) }
+    }
+}
+
+extension JSONScanner {
+    /// Reads the next value into a `JSON` tree.
+    public mutating func readValue() throws(JSONError) -> JSON {
+        switch try peekKind() {
+        case .null:
+            try readNull()
+            return .null
+        case .bool: return .bool(try readBool())
+        case .number: return .number(try readNumber())
+        case .string: return .string(try readString())
+        case .array:
+            var elements: [JSON] = []
+            try readArray { (s) throws(JSONError) in elements.append(try s.readValue()) }
+            return .array(elements)
+        case .object:
+            var members: [String: JSON] = [:]
+            try readObject { (s, key) throws(JSONError) in members[key.string] = try s.readValue() }
+            return .object(members)
+        }
+    }
+}

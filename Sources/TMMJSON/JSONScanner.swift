@@ -1,0 +1,390 @@
+/// A forward-only JSON reader over a byte buffer that the caller keeps alive.
+///
+/// It validates as it goes, and lets a caller read only the members it cares about and skip the rest
+/// without building values: the admission hot path reads a handful of fields of a 20 KB Node update
+/// this way. `JSON.parse` builds whole documents on top of it.
+public struct JSONScanner: ~Copyable {
+    @usableFromInline let base: UnsafePointer<UInt8>
+    @usableFromInline let count: Int
+    /// Offset of the next unread byte.
+    public private(set) var offset: Int
+    @usableFromInline var depth: Int = 0
+    /// Nesting limit, against stack exhaustion on hostile input.
+    public let maxDepth: Int
+
+    /// Reads `buffer`, which must outlive the scanner.
+    public init(_ buffer: UnsafeRawBufferPointer, maxDepth: Int = 512) {
+        if let address = buffer.baseAddress {
+            self.base = address.assumingMemoryBound(to: UInt8.self)
+        } else {
+            self.base = UnsafePointer(bitPattern: 1)!  // never dereferenced: count is 0
+        }
+        self.count = buffer.count
+        self.offset = 0
+        self.maxDepth = maxDepth
+    }
+
+    /// The kind of the next value, after skipping whitespace. `nil` at the end of input.
+    public enum Kind: Sendable, Equatable { case null, bool, number, string, array, object }
+
+    @inline(__always)
+    mutating func skipWhitespace() {
+        while offset < count {
+            let b = base[offset]
+            if b == 0x20 || b == 0x0A || b == 0x0D || b == 0x09 { offset += 1 } else { return }
+        }
+    }
+
+    /// The kind of the next value without consuming it.
+    public mutating func peekKind() throws(JSONError) -> Kind {
+        skipWhitespace()
+        guard offset < count else { throw JSONError(.syntax, at: offset, "unexpected end of JSON") }
+        switch base[offset] {
+        case UInt8(ascii: "{"): return .object
+        case UInt8(ascii: "["): return .array
+        case UInt8(ascii: "\""): return .string
+        case UInt8(ascii: "t"), UInt8(ascii: "f"): return .bool
+        case UInt8(ascii: "n"): return .null
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number
+        default: throw JSONError(.syntax, at: offset, "unexpected character '\(printable(base[offset]))'")
+        }
+    }
+
+    /// Throws unless only whitespace remains.
+    public mutating func expectEnd() throws(JSONError) {
+        skipWhitespace()
+        if offset != count { throw JSONError(.trailing, at: offset, "unexpected data after the JSON document") }
+    }
+
+    /// True when only whitespace remains.
+    public mutating func atEnd() -> Bool {
+        skipWhitespace()
+        return offset == count
+    }
+
+    @inline(__always)
+    mutating func expect(_ byte: UInt8, _ what: String) throws(JSONError) {
+        skipWhitespace()
+        guard offset < count, base[offset] == byte else {
+            if offset >= count { throw JSONError(.syntax, at: offset, "unexpected end of JSON, expected \(what)") }
+            throw JSONError(.syntax, at: offset, "expected \(what), found '\(printable(base[offset]))'")
+        }
+        offset += 1
+    }
+
+    // MARK: Objects and arrays
+
+    /// Reads an object, calling `body` with each member's key while the scanner stands on its value.
+    /// `body` must consume the value (read it or `skipValue()`).
+    public mutating func readObject(
+        _ body: (inout JSONScanner, _ key: UnsafeRawBufferPointer) throws(JSONError) -> Void
+    ) throws(JSONError) {
+        try expect(UInt8(ascii: "{"), "'{'")
+        depth += 1
+        if depth > maxDepth { throw JSONError(.depth, at: offset, "JSON nested too deeply") }
+        skipWhitespace()
+        if offset < count, base[offset] == UInt8(ascii: "}") {
+            offset += 1
+            depth -= 1
+            return
+        }
+        while true {
+            skipWhitespace()
+            guard offset < count, base[offset] == UInt8(ascii: "\"") else {
+                throw JSONError(.syntax, at: offset, "expected a member name")
+            }
+            let key = try rawStringBody()
+            try expect(UInt8(ascii: ":"), "':'")
+            skipWhitespace()
+            let before = offset
+            if key.escaped {
+                let decoded = try decodeString(from: key.start, to: key.end)
+                var bytes = Array(decoded.utf8)
+                try bytes.withUnsafeBytes { (buf) throws(JSONError) in try body(&self, buf) }
+            } else {
+                try body(&self, UnsafeRawBufferPointer(start: base + key.start, count: key.end - key.start))
+            }
+            if offset == before { try skipValue() }
+            skipWhitespace()
+            guard offset < count else { throw JSONError(.syntax, at: offset, "unexpected end of JSON in an object") }
+            let b = base[offset]
+            offset += 1
+            if b == UInt8(ascii: ",") { continue }
+            if b == UInt8(ascii: "}") { break }
+            throw JSONError(.syntax, at: offset - 1, "expected ',' or '}' in an object")
+        }
+        depth -= 1
+    }
+
+    /// Reads an array, calling `body` while the scanner stands on each element. `body` should consume
+    /// the element; one it leaves unread is skipped.
+    public mutating func readArray(_ body: (inout JSONScanner) throws(JSONError) -> Void) throws(JSONError) {
+        try expect(UInt8(ascii: "["), "'['")
+        depth += 1
+        if depth > maxDepth { throw JSONError(.depth, at: offset, "JSON nested too deeply") }
+        skipWhitespace()
+        if offset < count, base[offset] == UInt8(ascii: "]") {
+            offset += 1
+            depth -= 1
+            return
+        }
+        while true {
+            skipWhitespace()
+            let start = offset
+            try body(&self)
+            if offset == start { try skipValue() }
+            skipWhitespace()
+            guard offset < count else { throw JSONError(.syntax, at: offset, "unexpected end of JSON in an array") }
+            let b = base[offset]
+            offset += 1
+            if b == UInt8(ascii: ",") { continue }
+            if b == UInt8(ascii: "]") { break }
+            throw JSONError(.syntax, at: offset - 1, "expected ',' or ']' in an array")
+        }
+        depth -= 1
+    }
+
+    /// Skips one value of any kind, validating it.
+    public mutating func skipValue() throws(JSONError) {
+        switch try peekKind() {
+        case .object: try readObject { (s, _) throws(JSONError) in try s.skipValue() }
+        case .array: try readArray { (s) throws(JSONError) in try s.skipValue() }
+        case .string: _ = try rawStringBody()
+        case .number: _ = try readNumberRange()
+        case .bool: _ = try readBool()
+        case .null: try readNull()
+        }
+    }
+
+    /// The bytes of the next value, verbatim (validated). Useful to keep a sub-document for later.
+    public mutating func rawValue() throws(JSONError) -> UnsafeRawBufferPointer {
+        skipWhitespace()
+        let start = offset
+        try skipValue()
+        return UnsafeRawBufferPointer(start: base + start, count: offset - start)
+    }
+
+    // MARK: Scalars
+
+    public mutating func readNull() throws(JSONError) {
+        skipWhitespace()
+        try literal("null")
+    }
+
+    public mutating func readBool() throws(JSONError) -> Bool {
+        skipWhitespace()
+        guard offset < count else { throw JSONError(.syntax, at: offset, "unexpected end of JSON") }
+        if base[offset] == UInt8(ascii: "t") {
+            try literal("true")
+            return true
+        }
+        try literal("false")
+        return false
+    }
+
+    mutating func literal(_ word: StaticString) throws(JSONError) {
+        let n = word.utf8CodeUnitsCount
+        guard offset + n <= count else { throw JSONError(.syntax, at: offset, "unexpected end of JSON") }
+        let w = word.utf8Start
+        for i in 0..<n where base[offset + i] != w[i] {
+            throw JSONError(.syntax, at: offset, "invalid literal, expected '\(word)'")
+        }
+        offset += n
+    }
+
+    /// Reads a string value.
+    public mutating func readString() throws(JSONError) -> String {
+        skipWhitespace()
+        guard offset < count, base[offset] == UInt8(ascii: "\"") else {
+            throw JSONError(.type, at: offset, "expected a string")
+        }
+        let r = try rawStringBody()
+        if !r.escaped {
+            return String(decoding: UnsafeBufferPointer(start: base + r.start, count: r.end - r.start), as: UTF8.self)
+        }
+        return try decodeString(from: r.start, to: r.end)
+    }
+
+    /// Reads a string, or `nil` for a JSON null.
+    public mutating func readOptionalString() throws(JSONError) -> String? {
+        if try peekKind() == .null {
+            try readNull()
+            return nil
+        }
+        return try readString()
+    }
+
+    /// True when the next value is a string exactly equal to `expected` (which needs no escaping);
+    /// consumes it either way.
+    public mutating func readStringEquals(_ expected: StaticString) throws(JSONError) -> Bool {
+        skipWhitespace()
+        guard offset < count, base[offset] == UInt8(ascii: "\"") else {
+            try skipValue()
+            return false
+        }
+        let r = try rawStringBody()
+        let n = expected.utf8CodeUnitsCount
+        guard !r.escaped, r.end - r.start == n else {
+            return r.escaped ? (try decodeString(from: r.start, to: r.end)) == "\(expected)" : false
+        }
+        return memcmpEqual(base + r.start, expected.utf8Start, n)
+    }
+
+    /// Reads a number.
+    public mutating func readNumber() throws(JSONError) -> JSONNumber {
+        skipWhitespace()
+        let (start, end, isInteger) = try readNumberRange()
+        let text = String(decoding: UnsafeBufferPointer(start: base + start, count: end - start), as: UTF8.self)
+        if isInteger, let i = Int64(text) { return JSONNumber(i) }
+        guard let d = Double(text) else { throw JSONError(.syntax, at: start, "invalid number") }
+        var n = JSONNumber(d)
+        if !isInteger { n.int = d.rounded() == d && abs(d) < 9.0e18 ? Int64(d) : nil }
+        return n
+    }
+
+    mutating func readNumberRange() throws(JSONError) -> (Int, Int, Bool) {
+        skipWhitespace()
+        let start = offset
+        var isInteger = true
+        if offset < count, base[offset] == UInt8(ascii: "-") { offset += 1 }
+        guard offset < count, isDigit(base[offset]) else { throw JSONError(.syntax, at: start, "invalid number") }
+        if base[offset] == UInt8(ascii: "0") {
+            offset += 1
+        } else {
+            while offset < count, isDigit(base[offset]) { offset += 1 }
+        }
+        if offset < count, base[offset] == UInt8(ascii: ".") {
+            isInteger = false
+            offset += 1
+            guard offset < count, isDigit(base[offset]) else { throw JSONError(.syntax, at: offset, "invalid number") }
+            while offset < count, isDigit(base[offset]) { offset += 1 }
+        }
+        if offset < count, base[offset] == UInt8(ascii: "e") || base[offset] == UInt8(ascii: "E") {
+            isInteger = false
+            offset += 1
+            if offset < count, base[offset] == UInt8(ascii: "+") || base[offset] == UInt8(ascii: "-") { offset += 1 }
+            guard offset < count, isDigit(base[offset]) else { throw JSONError(.syntax, at: offset, "invalid number") }
+            while offset < count, isDigit(base[offset]) { offset += 1 }
+        }
+        return (start, offset, isInteger)
+    }
+
+    /// Consumes a string token; returns the byte range of its body and whether it has escapes.
+    @usableFromInline
+    mutating func rawStringBody() throws(JSONError) -> (start: Int, end: Int, escaped: Bool) {
+        // Caller guarantees base[offset] == '"'.
+        offset += 1
+        let start = offset
+        var escaped = false
+        while offset < count {
+            let b = base[offset]
+            if b == UInt8(ascii: "\"") {
+                let end = offset
+                offset += 1
+                return (start, end, escaped)
+            }
+            if b == UInt8(ascii: "\\") {
+                escaped = true
+                offset += 2
+                continue
+            }
+            if b < 0x20 { throw JSONError(.syntax, at: offset, "control character in a string") }
+            offset += 1
+        }
+        throw JSONError(.syntax, at: start - 1, "unterminated string")
+    }
+
+    func decodeString(from start: Int, to end: Int) throws(JSONError) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(end - start)
+        var i = start
+        while i < end {
+            let b = base[i]
+            if b != UInt8(ascii: "\\") {
+                out.append(b)
+                i += 1
+                continue
+            }
+            guard i + 1 < end else { throw JSONError(.syntax, at: i, "invalid escape") }
+            let e = base[i + 1]
+            i += 2
+            switch e {
+            case UInt8(ascii: "\""): out.append(0x22)
+            case UInt8(ascii: "\\"): out.append(0x5C)
+            case UInt8(ascii: "/"): out.append(0x2F)
+            case UInt8(ascii: "b"): out.append(0x08)
+            case UInt8(ascii: "f"): out.append(0x0C)
+            case UInt8(ascii: "n"): out.append(0x0A)
+            case UInt8(ascii: "r"): out.append(0x0D)
+            case UInt8(ascii: "t"): out.append(0x09)
+            case UInt8(ascii: "u"):
+                var scalar = try hex4(at: i)
+                i += 4
+                if scalar >= 0xD800, scalar < 0xDC00 {
+                    // A high surrogate must be followed by an escaped low surrogate.
+                    if i + 6 <= end, base[i] == UInt8(ascii: "\\"), base[i + 1] == UInt8(ascii: "u") {
+                        let low = try hex4(at: i + 2)
+                        if low >= 0xDC00, low < 0xE000 {
+                            scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                            i += 6
+                        } else {
+                            scalar = 0xFFFD
+                        }
+                    } else {
+                        scalar = 0xFFFD
+                    }
+                } else if scalar >= 0xDC00, scalar < 0xE000 {
+                    scalar = 0xFFFD
+                }
+                let us = Unicode.Scalar(scalar) ?? "\u{FFFD}"
+                out.append(contentsOf: String(Character(us)).utf8)
+            default:
+                throw JSONError(.syntax, at: i - 2, "invalid escape '\\\(printable(e))'")
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    func hex4(at i: Int) throws(JSONError) -> UInt32 {
+        guard i + 4 <= count else { throw JSONError(.syntax, at: i, "invalid \\u escape") }
+        var v: UInt32 = 0
+        for k in 0..<4 {
+            let c = base[i + k]
+            let d: UInt32
+            switch c {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): d = UInt32(c - UInt8(ascii: "0"))
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): d = UInt32(c - UInt8(ascii: "a") + 10)
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): d = UInt32(c - UInt8(ascii: "A") + 10)
+            default: throw JSONError(.syntax, at: i, "invalid \\u escape")
+            }
+            v = v << 4 | d
+        }
+        return v
+    }
+}
+
+@inline(__always) func isDigit(_ b: UInt8) -> Bool { b &- UInt8(ascii: "0") < 10 }
+
+@inline(__always) func printable(_ b: UInt8) -> String {
+    (0x20..<0x7F).contains(b) ? String(UnicodeScalar(b)) : "\\x" + String(b, radix: 16)
+}
+
+@inline(__always) func memcmpEqual(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int) -> Bool {
+    for i in 0..<n where a[i] != b[i] { return false }
+    return true
+}
+
+extension UnsafeRawBufferPointer {
+    /// True when these bytes spell `s` exactly.
+    @inlinable
+    public func equals(_ s: StaticString) -> Bool {
+        let n = s.utf8CodeUnitsCount
+        guard count == n else { return false }
+        let p = s.utf8Start
+        for i in 0..<n where self[i] != p[i] { return false }
+        return true
+    }
+
+    /// These bytes as a String (UTF-8).
+    public var string: String { String(decoding: self, as: UTF8.self) }
+}

@@ -1,0 +1,1 @@
+print("tmm-webhook: not built yet")
