@@ -10,13 +10,18 @@ extension JSON {
 
     /// Parses a whole JSON document.
     public static func parse(_ bytes: [UInt8]) throws(JSONError) -> JSON {
-        try bytes.withUnsafeBytes { (buf) throws(JSONError) in try parse(buf) }
+        do {
+            return try bytes.withUnsafeBytes { buf in try parse(buf) }
+        } catch let error as JSONError {
+            throw error
+        } catch {
+            fatalError("unreachable: JSON.parse throws only JSONError")
+        }
     }
 
     /// Parses a whole JSON document.
     public static func parse(_ text: String) throws(JSONError) -> JSON {
-        var text = text
-        return try text.withUTF8 { (buf) throws(JSONError) in try parse(UnsafeRawBufferPointer(buf)) }
+        try parse(Array(text.utf8))
     }
 }
 

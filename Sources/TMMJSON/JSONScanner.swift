@@ -99,8 +99,11 @@ public struct JSONScanner: ~Copyable {
             let before = offset
             if key.escaped {
                 let decoded = try decodeString(from: key.start, to: key.end)
-                var bytes = Array(decoded.utf8)
-                try bytes.withUnsafeBytes { (buf) throws(JSONError) in try body(&self, buf) }
+                let bytes = Array(decoded.utf8)
+                let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes.count, alignment: 1)
+                defer { buf.deallocate() }
+                buf.copyBytes(from: bytes)
+                try body(&self, UnsafeRawBufferPointer(buf))
             } else {
                 try body(&self, UnsafeRawBufferPointer(start: base + key.start, count: key.end - key.start))
             }
@@ -183,7 +186,7 @@ public struct JSONScanner: ~Copyable {
     }
 
     mutating func literal(_ word: StaticString) throws(JSONError) {
-        let n = word.utf8CodeUnitsCount
+        let n = word.utf8CodeUnitCount
         guard offset + n <= count else { throw JSONError(.syntax, at: offset, "unexpected end of JSON") }
         let w = word.utf8Start
         for i in 0..<n where base[offset + i] != w[i] {
@@ -223,7 +226,7 @@ public struct JSONScanner: ~Copyable {
             return false
         }
         let r = try rawStringBody()
-        let n = expected.utf8CodeUnitsCount
+        let n = expected.utf8CodeUnitCount
         guard !r.escaped, r.end - r.start == n else {
             return r.escaped ? (try decodeString(from: r.start, to: r.end)) == "\(expected)" : false
         }
@@ -378,7 +381,7 @@ extension UnsafeRawBufferPointer {
     /// True when these bytes spell `s` exactly.
     @inlinable
     public func equals(_ s: StaticString) -> Bool {
-        let n = s.utf8CodeUnitsCount
+        let n = s.utf8CodeUnitCount
         guard count == n else { return false }
         let p = s.utf8Start
         for i in 0..<n where self[i] != p[i] { return false }
