@@ -24,6 +24,8 @@ let package = Package(
         // C shims over the system libraries: module maps plus static-inline wrappers for macros.
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // Linux headers (epoll, eventfd, TCP options) that Glibc's module map leaves out.
+        .systemLibrary(name: "CLinux"),
 
         // A small, fast JSON reader/writer shared by every layer (no Foundation).
         .target(name: "TMMJSON", swiftSettings: strict),
@@ -31,7 +33,7 @@ let package = Package(
         // TLS + HTTP/1.1 server on POSIX sockets and OpenSSL. Knows nothing of Kubernetes.
         .target(
             name: "TMMTransport",
-            dependencies: ["COpenSSL", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["COpenSSL", "CLinux", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
 

@@ -47,4 +47,10 @@ static inline long tmm_SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER(void) { return SSL_MO
 static inline long tmm_SSL_MODE_ENABLE_PARTIAL_WRITE(void) { return SSL_MODE_ENABLE_PARTIAL_WRITE; }
 static inline long tmm_SSL_MODE_RELEASE_BUFFERS(void) { return SSL_MODE_RELEASE_BUFFERS; }
 
+static inline long tmm_SSL_CTX_add1_chain_cert(SSL_CTX *ctx, X509 *x509) { return SSL_CTX_add1_chain_cert(ctx, x509); }
+static inline long tmm_SSL_CTX_set_options(SSL_CTX *ctx, uint64_t op) { return (long)SSL_CTX_set_options(ctx, op); }
+static inline int tmm_SSL_get_error_want_read(void) { return SSL_ERROR_WANT_READ; }
+static inline const unsigned char *tmm_ASN1_STRING_get0_data(const ASN1_STRING *s) { return ASN1_STRING_get0_data(s); }
+static inline long tmm_BIO_set_close(BIO *b, long c) { return BIO_set_close(b, c); }
+
 #endif

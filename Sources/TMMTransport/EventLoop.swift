@@ -1,0 +1,441 @@
+import CLinux
+import Glibc
+import Logging
+import Synchronization
+
+/// An epoll loop on its own thread, serving many connections: TLS handshakes, request parsing, response
+/// writing. No call on it blocks; a slow or silent peer only costs a timer check.
+///
+/// Everything but `inbox` is confined to the loop's thread; `inbox` is behind a `Mutex`, which is what
+/// makes the `@unchecked Sendable` safe.
+final class EventLoop: @unchecked Sendable {
+    enum Message {
+        case adopt(fd: Int32, remote: String)
+        case response(fd: Int32, connectionID: UInt64, HTTPResponse)
+        case beginShutdown(deadline: UInt64)
+    }
+
+    private let epfd: Int32
+    private let wakeFD: Int32
+    private let inbox = Mutex<[Message]>([])
+    private var connections: [Int32: Connection] = [:]
+    private var nextConnectionID: UInt64 = 1
+    private let index: Int
+
+    private let configuration: HTTPServerConfiguration
+    private let handler: any HTTPHandler
+    private let observer: any HTTPServerObserver
+    private let contexts: TLSContextSource
+    private let logger: Logger
+
+    /// Set while a handler runs on this thread, so an immediate `respond` is taken inline.
+    private var inlineConnection: Connection?
+    private var inlineResponse: HTTPResponse?
+    private var draining = false
+    private var drainDeadline: UInt64 = 0
+    private var stopped = false
+    private var lastSweep: UInt64 = 0
+    private var readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
+
+    init(
+        index: Int, configuration: HTTPServerConfiguration, handler: any HTTPHandler, observer: any HTTPServerObserver,
+        contexts: TLSContextSource, logger: Logger
+    ) {
+        self.index = index
+        self.configuration = configuration
+        self.handler = handler
+        self.observer = observer
+        self.contexts = contexts
+        self.logger = logger
+        epfd = epoll_create1(Int32(EPOLL_CLOEXEC))
+        precondition(epfd >= 0, "epoll_create1 failed: \(String(cString: strerror(errno)))")
+        wakeFD = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC))
+        precondition(wakeFD >= 0, "eventfd failed")
+        var event = epoll_event(events: EPOLLIN.rawValue, data: epoll_data_t(fd: wakeFD))
+        epoll_ctl(epfd, EPOLL_CTL_ADD, wakeFD, &event)
+    }
+
+    deinit {
+        close(epfd)
+        close(wakeFD)
+        readBuffer.deallocate()
+    }
+
+    // MARK: From other threads
+
+    /// Queues a message for the loop and wakes it.
+    func send(_ message: Message) {
+        inbox.withLock { $0.append(message) }
+        var one: UInt64 = 1
+        _ = write(wakeFD, &one, 8)
+    }
+
+    /// Delivers a handler's response; inline when the handler answered before returning.
+    func deliver(_ response: HTTPResponse, fd: Int32, connectionID: UInt64) {
+        if let inline = inlineConnection, inline.id == connectionID, pthread_equal(pthread_self(), thread) != 0 {
+            inlineResponse = response
+            return
+        }
+        send(.response(fd: fd, connectionID: connectionID, response))
+    }
+
+    private var thread = pthread_t()
+
+    // MARK: The loop
+
+    /// Runs until shutdown completes. Call on the loop's own thread.
+    func run() {
+        thread = pthread_self()
+        var events = [epoll_event](repeating: epoll_event(), count: 256)
+        while !stopped {
+            let n = epoll_wait(epfd, &events, Int32(events.count), 250)
+            if n < 0 && errno != EINTR {
+                logger.error("epoll_wait failed", metadata: ["errno": "\(errno)"])
+            }
+            if n > 0 {
+                for i in 0..<Int(n) {
+                    let fd = events[i].data.fd
+                    let flags = events[i].events
+                    if fd == wakeFD {
+                        var value: UInt64 = 0
+                        _ = read(wakeFD, &value, 8)
+                        drainInbox()
+                    } else if let connection = connections[fd] {
+                        handleEvent(connection, flags: flags)
+                    }
+                }
+            }
+            let now = MonotonicClock.now()
+            if now &- lastSweep >= 250_000_000 {
+                lastSweep = now
+                sweep(now: now)
+            }
+            if draining && (connections.isEmpty || now >= drainDeadline) {
+                for connection in Array(connections.values) { closeConnection(connection, reason: "shutdown") }
+                stopped = true
+            }
+        }
+    }
+
+    private func drainInbox() {
+        let messages = inbox.withLock { box -> [Message] in
+            let m = box
+            box.removeAll(keepingCapacity: true)
+            return m
+        }
+        for message in messages {
+            switch message {
+            case .adopt(let fd, let remote):
+                adopt(fd: fd, remote: remote)
+            case .response(let fd, let id, let response):
+                if let connection = connections[fd], connection.id == id, connection.state == .processing {
+                    send(response, on: connection)
+                }
+            case .beginShutdown(let deadline):
+                draining = true
+                drainDeadline = deadline
+                for connection in Array(connections.values)
+                where connection.isIdle || connection.state == .handshaking {
+                    closeConnection(connection, reason: "shutdown")
+                }
+            }
+        }
+    }
+
+    // MARK: Connections
+
+    private func adopt(fd: Int32, remote: String) {
+        if draining {
+            close(fd)
+            return
+        }
+        guard let tls = TLSStream(context: contexts.current, fd: fd) else {
+            logger.error("cannot create a TLS session", metadata: ["errors": "\(TLSError.drainErrorQueue())"])
+            close(fd)
+            return
+        }
+        tls.setAcceptState()
+        let connection = Connection(fd: fd, id: nextConnectionID, tls: tls, remoteAddress: remote)
+        nextConnectionID &+= 1
+        connections[fd] = connection
+        observer.connectionsChanged(by: 1)
+        connection.deadline = MonotonicClock.now() &+ configuration.handshakeTimeout.nanoseconds
+        var event = epoll_event(events: EPOLLIN.rawValue | EPOLLRDHUP.rawValue, data: epoll_data_t(fd: fd))
+        connection.interest = event.events
+        if epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &event) != 0 {
+            logger.error("epoll_ctl ADD failed", metadata: ["errno": "\(errno)"])
+            closeConnection(connection, reason: "epoll")
+            return
+        }
+        advanceHandshake(connection)
+    }
+
+    private func setInterest(_ connection: Connection, _ events: UInt32) {
+        let wanted = events | EPOLLRDHUP.rawValue
+        guard connection.interest != wanted else { return }
+        connection.interest = wanted
+        var event = epoll_event(events: wanted, data: epoll_data_t(fd: connection.fd))
+        epoll_ctl(epfd, EPOLL_CTL_MOD, connection.fd, &event)
+    }
+
+    private func handleEvent(_ connection: Connection, flags: UInt32) {
+        switch connection.state {
+        case .handshaking:
+            if flags & (EPOLLERR.rawValue | EPOLLHUP.rawValue) != 0 && flags & EPOLLIN.rawValue == 0 {
+                closeConnection(connection, reason: "peer closed during handshake")
+                return
+            }
+            advanceHandshake(connection)
+        case .reading:
+            if connection.output.count > connection.outputStart && flags & EPOLLOUT.rawValue != 0 {
+                flush(connection)
+                if connections[connection.fd] !== connection { return }
+            }
+            readAvailable(connection)
+        case .writing:
+            flush(connection)
+        case .processing:
+            // The peer hung up while its request is being decided; the answer will find the socket closed.
+            // Stop listening so a half-closed socket does not wake the loop in a spin.
+            setInterest(connection, 0)
+        }
+    }
+
+    private func advanceHandshake(_ connection: Connection) {
+        switch connection.tls.handshake() {
+        case .done:
+            connection.state = .reading
+            connection.deadline = MonotonicClock.now() &+ configuration.idleTimeout.nanoseconds
+            setInterest(connection, EPOLLIN.rawValue)
+            readAvailable(connection)
+        case .wantRead:
+            setInterest(connection, EPOLLIN.rawValue)
+        case .wantWrite:
+            setInterest(connection, EPOLLOUT.rawValue)
+        case .closed:
+            closeConnection(connection, reason: "peer closed during handshake")
+        case .failed(let reason):
+            observer.handshakeFailed(reason: reason)
+            logger.debug("TLS handshake failed", metadata: ["peer": "\(connection.remoteAddress)", "reason": "\(reason)"])
+            closeConnection(connection, reason: "handshake failed")
+        }
+    }
+
+    private func readAvailable(_ connection: Connection) {
+        let limit = configuration.maxHeaderBytes + configuration.maxBodyBytes + 4
+        while true {
+            if connection.unreadCount > limit { break }
+            let wasEmpty = connection.unreadCount == 0 && connection.head == nil
+            switch connection.tls.read(into: readBuffer) {
+            case .done(let n):
+                if wasEmpty {
+                    connection.requestStartedAt = MonotonicClock.now()
+                    connection.deadline = connection.requestStartedAt &+ configuration.headerTimeout.nanoseconds
+                }
+                connection.input.append(contentsOf: UnsafeRawBufferPointer(rebasing: readBuffer[0..<n]))
+                continue
+            case .wantRead:
+                break
+            case .wantWrite:
+                setInterest(connection, EPOLLOUT.rawValue)
+            case .closed:
+                closeConnection(connection, reason: "peer closed")
+                return
+            case .failed(let reason):
+                logger.debug("TLS read failed", metadata: ["peer": "\(connection.remoteAddress)", "reason": "\(reason)"])
+                closeConnection(connection, reason: "read failed")
+                return
+            }
+            break
+        }
+        processInput(connection)
+    }
+
+    /// Parses as much of the buffered input as forms a request and dispatches it.
+    private func processInput(_ connection: Connection) {
+        guard connection.state == .reading else { return }
+        if connection.head == nil {
+            let found: Int? = connection.input.withUnsafeBytes { all in
+                findHeadEnd(UnsafeRawBufferPointer(rebasing: all[connection.inputStart...]))
+            }
+            guard let headLength = found else {
+                if connection.unreadCount > configuration.maxHeaderBytes {
+                    reject(connection, status: 431, message: "request line and headers exceed \(configuration.maxHeaderBytes) bytes")
+                }
+                return
+            }
+            if headLength > configuration.maxHeaderBytes {
+                reject(connection, status: 431, message: "request line and headers exceed \(configuration.maxHeaderBytes) bytes")
+                return
+            }
+            let parsed: Result<HTTPHead, HTTPHead.Rejection> = connection.input.withUnsafeBytes { all in
+                let headBytes = UnsafeRawBufferPointer(rebasing: all[connection.inputStart..<(connection.inputStart + headLength)])
+                do throws(HTTPHead.Rejection) {
+                    return .success(try HTTPHead.parse(headBytes))
+                } catch {
+                    return .failure(error)
+                }
+            }
+            connection.inputStart += headLength + 4
+            switch parsed {
+            case .failure(let rejection):
+                reject(connection, status: rejection.status, message: rejection.message)
+                return
+            case .success(let head):
+                if head.contentLength > configuration.maxBodyBytes {
+                    reject(connection, status: 413, message: "request body of \(head.contentLength) bytes exceeds the limit of \(configuration.maxBodyBytes)")
+                    return
+                }
+                connection.head = head
+                connection.deadline = MonotonicClock.now() &+ configuration.bodyTimeout.nanoseconds
+                if head.expectContinue && connection.unreadCount < head.contentLength && !connection.sentContinue {
+                    connection.sentContinue = true
+                    connection.output.append(contentsOf: "HTTP/1.1 100 Continue\r\n\r\n".utf8)
+                    connection.writingFinalResponse = false
+                    flush(connection)
+                    if connections[connection.fd] !== connection { return }
+                }
+            }
+        }
+        guard let head = connection.head, connection.unreadCount >= head.contentLength else { return }
+        let bodyStart = connection.inputStart
+        let body = Array(connection.input[bodyStart..<(bodyStart + head.contentLength)])
+        connection.inputStart += head.contentLength
+        connection.compactInput()
+        let request = HTTPRequest(
+            method: head.method, target: head.target, headers: head.headers, body: body,
+            remoteAddress: connection.remoteAddress, receivedAt: MonotonicClock.now())
+        connection.requestPath = request.path
+        connection.requestMethod = request.method[...]
+        connection.state = .processing
+        setInterest(connection, 0)
+        inlineConnection = connection
+        handler.handle(request, responder: HTTPResponder(loop: self, connectionID: connection.id, fd: connection.fd))
+        inlineConnection = nil
+        if let response = inlineResponse {
+            inlineResponse = nil
+            send(response, on: connection)
+        }
+    }
+
+    /// Answers a request the server refuses itself, then closes: after a framing error, the rest of the
+    /// stream cannot be trusted.
+    private func reject(_ connection: Connection, status: Int, message: String) {
+        logger.debug("request rejected", metadata: ["peer": "\(connection.remoteAddress)", "status": "\(status)", "reason": "\(message)"])
+        connection.requestPath = connection.head.map { HTTPRequest(method: $0.method, target: $0.target).path } ?? ""
+        connection.requestMethod = connection.head.map { $0.method[...] } ?? ""
+        if connection.requestStartedAt == 0 { connection.requestStartedAt = MonotonicClock.now() }
+        connection.state = .processing
+        send(.error(status, message, closeConnection: true), on: connection)
+    }
+
+    private func send(_ response: HTTPResponse, on connection: Connection) {
+        let keepAlive = (connection.head?.keepAlive ?? false) && !response.closeConnection && !draining
+        connection.closeAfterWrite = !keepAlive
+        response.serialize(keepAlive: keepAlive, into: &connection.output)
+        observer.responded(
+            path: connection.requestPath, method: connection.requestMethod, status: response.status,
+            durationNanoseconds: MonotonicClock.now() &- connection.requestStartedAt)
+        connection.state = .writing
+        connection.writingFinalResponse = true
+        connection.deadline = MonotonicClock.now() &+ configuration.writeTimeout.nanoseconds
+        flush(connection)
+    }
+
+    private func flush(_ connection: Connection) {
+        while connection.outputStart < connection.output.count {
+            let outcome = connection.output.withUnsafeBytes { all in
+                connection.tls.write(UnsafeRawBufferPointer(rebasing: all[connection.outputStart...]))
+            }
+            switch outcome {
+            case .done(let n):
+                connection.outputStart += n
+            case .wantWrite:
+                setInterest(connection, EPOLLOUT.rawValue)
+                return
+            case .wantRead:
+                setInterest(connection, EPOLLIN.rawValue)
+                return
+            case .closed, .failed:
+                closeConnection(connection, reason: "write failed")
+                return
+            }
+        }
+        if connection.output.capacity > 256 * 1024 { connection.output = [] } else { connection.output.removeAll(keepingCapacity: true) }
+        connection.outputStart = 0
+        guard connection.writingFinalResponse else {
+            // Only an interim `100 Continue` was written; keep reading the body.
+            setInterest(connection, EPOLLIN.rawValue)
+            return
+        }
+        connection.writingFinalResponse = false
+        if connection.closeAfterWrite {
+            closeConnection(connection, reason: "response complete")
+            return
+        }
+        connection.head = nil
+        connection.sentContinue = false
+        connection.state = .reading
+        connection.requestStartedAt = 0
+        connection.compactInput()
+        if connection.unreadCount > 0 {
+            connection.requestStartedAt = MonotonicClock.now()
+            connection.deadline = connection.requestStartedAt &+ configuration.headerTimeout.nanoseconds
+        } else {
+            connection.deadline = MonotonicClock.now() &+ configuration.idleTimeout.nanoseconds
+        }
+        setInterest(connection, EPOLLIN.rawValue)
+        // A pipelined request may already be buffered, in OpenSSL or in `input`.
+        if connection.tls.pending > 0 {
+            readAvailable(connection)
+        } else {
+            processInput(connection)
+        }
+    }
+
+    /// Closes connections whose phase has run out of time.
+    private func sweep(now: UInt64) {
+        for connection in Array(connections.values) where connection.deadline != 0 && now >= connection.deadline {
+            switch connection.state {
+            case .handshaking:
+                closeConnection(connection, reason: "handshake timeout")
+            case .reading:
+                if connection.isIdle {
+                    closeConnection(connection, reason: "idle timeout")
+                } else {
+                    reject(connection, status: 408, message: "the request was not received in time")
+                }
+            case .writing:
+                closeConnection(connection, reason: "write timeout")
+            case .processing:
+                break  // The handler bounds its own work by the request's deadline.
+            }
+        }
+    }
+
+    private func closeConnection(_ connection: Connection, reason: String) {
+        guard connections.removeValue(forKey: connection.fd) != nil else { return }
+        epoll_ctl(epfd, EPOLL_CTL_DEL, connection.fd, nil)
+        if connection.state != .handshaking { connection.tls.shutdown() }
+        close(connection.fd)
+        observer.connectionsChanged(by: -1)
+        logger.trace("connection closed", metadata: ["peer": "\(connection.remoteAddress)", "reason": "\(reason)"])
+    }
+}
+
+/// Length of the head (up to, not including, the blank line), or nil if the blank line has not arrived.
+func findHeadEnd(_ bytes: UnsafeRawBufferPointer) -> Int? {
+    let n = bytes.count
+    guard n >= 4 else { return nil }
+    var i = 0
+    while i <= n - 4 {
+        if bytes[i + 3] != 0x0A {
+            // Skip ahead: the blank line ends with "\n" at i+3.
+            i += 1
+            continue
+        }
+        if bytes[i] == 0x0D, bytes[i + 1] == 0x0A, bytes[i + 2] == 0x0D { return i }
+        i += 1
+    }
+    return nil
+}

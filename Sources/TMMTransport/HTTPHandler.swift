@@ -1,0 +1,37 @@
+/// Answers requests. Called on a server thread: answer quickly, or hand slow work elsewhere and call
+/// `responder.respond` later from any thread. Exactly one response per request.
+public protocol HTTPHandler: Sendable {
+    func handle(_ request: HTTPRequest, responder: HTTPResponder)
+}
+
+/// Sends the response to one request. Safe to call from any thread, once.
+public struct HTTPResponder: Sendable {
+    let loop: EventLoop
+    let connectionID: UInt64
+    let fd: Int32
+
+    public func respond(_ response: HTTPResponse) {
+        loop.deliver(response, fd: fd, connectionID: connectionID)
+    }
+}
+
+/// Observes what the server does, for metrics. Called on server threads; must be cheap and thread-safe.
+public protocol HTTPServerObserver: Sendable {
+    /// A response was written (or failed to be) for a request to `path`.
+    func responded(path: Substring, method: Substring, status: Int, durationNanoseconds: UInt64)
+    /// A connection was accepted (+1) or closed (-1).
+    func connectionsChanged(by delta: Int)
+    /// A TLS handshake failed, with the reason OpenSSL gave.
+    func handshakeFailed(reason: String)
+}
+
+extension HTTPServerObserver {
+    public func responded(path: Substring, method: Substring, status: Int, durationNanoseconds: UInt64) {}
+    public func connectionsChanged(by delta: Int) {}
+    public func handshakeFailed(reason: String) {}
+}
+
+/// An observer that records nothing.
+public struct NoObserver: HTTPServerObserver {
+    public init() {}
+}

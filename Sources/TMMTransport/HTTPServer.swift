@@ -1,0 +1,146 @@
+import CLinux
+import Glibc
+public import Logging
+import Synchronization
+
+/// A TLS HTTP/1.1 server on POSIX sockets and OpenSSL.
+///
+/// One acceptor thread takes connections off the listening socket and hands them, round robin, to a few
+/// event-loop threads that do the TLS handshake, read requests, call the handler and write responses.
+/// A connection costs a few kilobytes and a timer entry, not a thread.
+public final class HTTPServer: Sendable {
+    public let configuration: HTTPServerConfiguration
+    /// The TLS context for new connections (the certificate reloader replaces it).
+    public let contexts: TLSContextSource
+    private let loops: [EventLoop]
+    private let listener: Listener
+    private let logger: Logger
+    private let state = Mutex<State>(State())
+    private let wakePipe: (read: Int32, write: Int32)
+
+    private struct State {
+        var threads: [pthread_t] = []
+        var acceptorThread: pthread_t?
+        var shuttingDown = false
+        var started = false
+    }
+
+    /// The port the server listens on.
+    public var port: Int { listener.port }
+
+    /// Binds the listening socket. Nothing is served until `start()`.
+    public init(
+        configuration: HTTPServerConfiguration, tls: TLSContextSource, handler: any HTTPHandler,
+        observer: any HTTPServerObserver = NoObserver(), logger: Logger
+    ) throws {
+        self.configuration = configuration
+        self.contexts = tls
+        self.logger = logger
+        listener = try Listener.bind(host: configuration.host, port: configuration.port, backlog: configuration.backlog)
+        var fds: [Int32] = [0, 0]
+        guard tmm_pipe2(&fds, Int32(O_CLOEXEC | O_NONBLOCK)) == 0 else {
+            close(listener.fd)
+            throw Listener.Failure(description: "pipe2(): \(String(cString: strerror(errno)))")
+        }
+        wakePipe = (fds[0], fds[1])
+        loops = (0..<max(1, configuration.eventLoopCount)).map {
+            EventLoop(
+                index: $0, configuration: configuration, handler: handler, observer: observer, contexts: tls,
+                logger: logger)
+        }
+    }
+
+    /// Starts the acceptor and event-loop threads and returns.
+    public func start() {
+        state.withLock { state in
+            precondition(!state.started, "start() called twice")
+            state.started = true
+            for (i, loop) in loops.enumerated() {
+                state.threads.append(startThread(name: "tmm-loop-\(i)") { loop.run() })
+            }
+            state.acceptorThread = startThread(name: "tmm-accept") { [self] in acceptLoop() }
+        }
+    }
+
+    /// Stops accepting, closes idle connections, lets requests in flight finish within the grace period,
+    /// then returns once every thread has ended.
+    public func shutdown() {
+        let threads: [pthread_t] = state.withLock { state in
+            guard !state.shuttingDown else { return [] }
+            state.shuttingDown = true
+            return state.threads + (state.acceptorThread.map { [$0] } ?? [])
+        }
+        guard !threads.isEmpty else { return }
+        var one: UInt8 = 1
+        _ = write(wakePipe.write, &one, 1)
+        let deadline = MonotonicClock.now() &+ configuration.shutdownGracePeriod.nanoseconds
+        for loop in loops { loop.send(.beginShutdown(deadline: deadline)) }
+        for thread in threads { pthread_join(thread, nil) }
+        close(wakePipe.read)
+        close(wakePipe.write)
+    }
+
+    private func acceptLoop() {
+        // A spare descriptor, released to accept-and-close one connection when the process is out of
+        // descriptors, so a full backlog does not make poll() spin.
+        var reserve = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        var lastExhaustionLog: UInt64 = 0
+        var next = 0
+        var fds = [
+            pollfd(fd: listener.fd, events: Int16(POLLIN), revents: 0),
+            pollfd(fd: wakePipe.read, events: Int16(POLLIN), revents: 0),
+        ]
+        defer {
+            close(listener.fd)
+            if reserve >= 0 { close(reserve) }
+        }
+        while true {
+            let n = poll(&fds, 2, -1)
+            if n < 0 {
+                if errno == EINTR { continue }
+                logger.error("poll on the listening socket failed", metadata: ["errno": "\(errno)"])
+                return
+            }
+            if fds[1].revents != 0 { return }
+            guard fds[0].revents != 0 else { continue }
+            while true {
+                var storage = sockaddr_storage()
+                var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+                let fd = withUnsafeMutablePointer(to: &storage) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                        tmm_accept4(listener.fd, $0, &length, Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue))
+                    }
+                }
+                if fd < 0 {
+                    let e = errno
+                    if e == EAGAIN || e == EWOULDBLOCK { break }
+                    if e == EINTR || e == ECONNABORTED || e == EPROTO { continue }
+                    if e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM {
+                        let now = MonotonicClock.now()
+                        if now &- lastExhaustionLog > 5_000_000_000 {
+                            lastExhaustionLog = now
+                            logger.error(
+                                "out of file descriptors: shedding new connections",
+                                metadata: ["errno": "\(String(cString: strerror(e)))"])
+                        }
+                        if reserve >= 0 {
+                            close(reserve)
+                            let shed = accept(listener.fd, nil, nil)
+                            if shed >= 0 { close(shed) }
+                            reserve = open("/dev/null", O_RDONLY | O_CLOEXEC)
+                        }
+                        if reserve < 0 { usleep(100_000) }  // still exhausted: back off instead of spinning
+                        break
+                    }
+                    logger.error("accept failed", metadata: ["errno": "\(String(cString: strerror(e)))"])
+                    usleep(10_000)
+                    break
+                }
+                var one: Int32 = 1
+                setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+                loops[next % loops.count].send(.adopt(fd: fd, remote: describe(storage)))
+                next &+= 1
+            }
+        }
+    }
+}

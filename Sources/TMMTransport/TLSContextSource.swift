@@ -1,0 +1,15 @@
+import Synchronization
+
+/// The TLS context new connections use. The certificate reloader swaps it; connections already open
+/// keep the context they started with.
+public final class TLSContextSource: Sendable {
+    private let box: Mutex<TLSContext>
+
+    public init(_ context: TLSContext) { box = Mutex(context) }
+
+    /// The context for the next connection.
+    public var current: TLSContext { box.withLock { $0 } }
+
+    /// Replaces the context for connections accepted from now on.
+    public func replace(with context: TLSContext) { box.withLock { $0 = context } }
+}
