@@ -1,0 +1,41 @@
+public import TMMPolicy
+
+/// A maintenance entry (or escalation) to decide.
+public struct EntryRequest: Sendable {
+    public var request: AdmissionRequest
+    public var transition: Transition
+    /// When the answer is due (monotonic nanoseconds): the `timeout` query less a margin.
+    public var deadline: UInt64
+
+    public init(request: AdmissionRequest, transition: Transition, deadline: UInt64) {
+        self.request = request
+        self.transition = transition
+        self.deadline = deadline
+    }
+}
+
+/// Decides entries. May take time (cluster reads, annotation patches); calls `completion` exactly once,
+/// from any thread.
+public protocol EntryDecider: Sendable {
+    func decide(_ entry: EntryRequest, completion: @escaping @Sendable (AdmissionDecision) -> Void)
+    /// Called for exits (after the answer is decided, which is always allow), e.g. to clear annotations.
+    func exited(_ request: AdmissionRequest)
+}
+
+extension EntryDecider {
+    public func exited(_ request: AdmissionRequest) {}
+}
+
+/// Allows every entry, saying plainly that no safety check ran. Used only where no policy engine is
+/// configured.
+public struct UncheckedEntryDecider: EntryDecider {
+    public init() {}
+
+    public func decide(_ entry: EntryRequest, completion: @escaping @Sendable (AdmissionDecision) -> Void) {
+        completion(
+            AdmissionDecision(
+                allowed: true,
+                warnings: ["tmm-webhook: NO SAFETY CHECK RAN: no policy engine is configured; entry of node \(entry.request.name) allowed unchecked"]
+            ))
+    }
+}

@@ -1,0 +1,20 @@
+/// Everything `tmm-webhook serve` is configured with.
+public struct ServeOptions: Sendable {
+    public var listen: String = "0.0.0.0:8443"
+    public var tlsCertificate: String?
+    public var tlsKey: String?
+    public var clientCA: String?
+    /// Where the development certificate goes when no TLS flags are given.
+    public var developmentCertificateDirectory: String = "certs"
+    public var statePaths: [String] = []
+    public var configPath: String?
+    public var maxHeaderBytes: Int = 64 * 1024
+    public var maxBodyBytes: Int = 7 * 1024 * 1024
+    public var handshakeTimeout: Duration = .seconds(10)
+    public var idleTimeout: Duration = .seconds(120)
+    public var shutdownGrace: Duration = .seconds(20)
+    public var certificateCheckInterval: Duration = .seconds(5)
+    public var eventLoops: Int?
+
+    public init() {}
+}

@@ -1,0 +1,99 @@
+public import TMMAdmission
+public import TMMTransport
+import Synchronization
+
+/// Routes the webhook's HTTP endpoints: `POST /validate`, `GET /healthz`, `GET /readyz`, `GET /metrics`.
+public final class WebhookHandler: HTTPHandler {
+    public let reviewer: AdmissionReviewer
+    public let readiness: Readiness
+    /// Renders `/metrics`; nil answers 404.
+    public let metrics: (@Sendable () -> [UInt8])?
+    /// Used when a request carries no `timeout` query (kube-apiserver's default webhook timeout).
+    public let defaultTimeout: Duration = .seconds(10)
+
+    public init(reviewer: AdmissionReviewer, readiness: Readiness, metrics: (@Sendable () -> [UInt8])? = nil) {
+        self.reviewer = reviewer
+        self.readiness = readiness
+        self.metrics = metrics
+    }
+
+    public func handle(_ request: HTTPRequest, responder: HTTPResponder) {
+        let path = request.path
+        switch path {
+        case "/validate":
+            guard request.method == "POST" else { return responder.respond(methodNotAllowed("POST")) }
+            validate(request, responder: responder)
+        case "/healthz", "/livez":
+            guard request.method == "GET" || request.method == "HEAD" else { return responder.respond(methodNotAllowed("GET, HEAD")) }
+            responder.respond(.text(200, "ok\n"))
+        case "/readyz":
+            guard request.method == "GET" || request.method == "HEAD" else { return responder.respond(methodNotAllowed("GET, HEAD")) }
+            let (ready, why) = readiness.status
+            responder.respond(ready ? .text(200, "ok\n") : .text(503, "not ready: \(why)\n"))
+        case "/metrics":
+            guard let metrics else { return responder.respond(.error(404, "no such endpoint: \(path)")) }
+            guard request.method == "GET" else { return responder.respond(methodNotAllowed("GET")) }
+            responder.respond(
+                HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")], body: metrics()))
+        default:
+            responder.respond(.error(404, "no such endpoint: \(path); the webhook serves POST /validate"))
+        }
+    }
+
+    private func methodNotAllowed(_ allow: String) -> HTTPResponse {
+        var response = HTTPResponse.error(405, "method not allowed; use \(allow)")
+        response.headers.append(("Allow", allow))
+        return response
+    }
+
+    private func validate(_ request: HTTPRequest, responder: HTTPResponder) {
+        let contentType = request.header("Content-Type") ?? ""
+        let mediaType = contentType.split(separator: ";").first.map { $0.trimmingCharacters() } ?? ""
+        guard mediaType.lowercased() == "application/json" else {
+            let error = AdmissionError(
+                status: 415,
+                "Content-Type must be application/json, got '\(contentType.isEmpty ? "(none)" : contentType)'")
+            return responder.respond(.json(415, AdmissionResponse.encodeError(error)))
+        }
+        let timeout: Duration
+        if let text = request.query.first(where: { $0.name == "timeout" })?.value {
+            guard let parsed = GoDuration.parse(text), parsed > .zero else {
+                let error = AdmissionError("invalid timeout query '\(text)'; expected a duration such as 5s")
+                return responder.respond(.json(400, AdmissionResponse.encodeError(error)))
+            }
+            timeout = parsed
+        } else {
+            timeout = defaultTimeout
+        }
+        // Answer a little before the API server gives up: a late answer is as bad as none.
+        let margin = min(timeout / 5, .milliseconds(500))
+        let budget = timeout - margin
+        let deadline = request.receivedAt &+ UInt64(budget.components.seconds) &* 1_000_000_000
+            &+ UInt64(budget.components.attoseconds / 1_000_000_000)
+        request.body.withUnsafeBytes { body in
+            reviewer.review(body, now: request.receivedAt, deadline: deadline) { answer in
+                responder.respond(.json(answer.status, answer.body))
+            }
+        }
+    }
+}
+
+extension Substring {
+    func trimmingCharacters() -> String {
+        var s = self
+        while s.first == " " || s.first == "\t" { s.removeFirst() }
+        while s.last == " " || s.last == "\t" { s.removeLast() }
+        return String(s)
+    }
+}
+
+/// Whether `/readyz` says ready, and why not.
+public final class Readiness: Sendable {
+    private let state = Mutex<(ready: Bool, reason: String)>((false, "starting"))
+
+    public init() {}
+
+    public var status: (Bool, String) { state.withLock { ($0.ready, $0.reason) } }
+
+    public func set(ready: Bool, reason: String = "") { state.withLock { $0 = (ready, reason) } }
+}

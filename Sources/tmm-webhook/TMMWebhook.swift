@@ -1,0 +1,162 @@
+import ArgumentParser
+import Glibc
+import Logging
+import TMMApp
+
+@main
+struct TMMWebhook: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tmm-webhook",
+        abstract: "A Kubernetes admission webhook that refuses unsafe Temporary Maintenance Mode entries.",
+        subcommands: [Serve.self, Certs.self],
+        defaultSubcommand: nil
+    )
+}
+
+/// Options shared by commands that log.
+struct LoggingOptions: ParsableArguments {
+    @Option(help: "Log format: text or json (env TMM_LOG_FORMAT).")
+    var logFormat: String = env("TMM_LOG_FORMAT") ?? "text"
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error (env TMM_LOG_LEVEL).")
+    var logLevel: String = env("TMM_LOG_LEVEL") ?? "info"
+
+    func bootstrap() throws -> Logger {
+        guard let level = Logger.Level(rawValue: logLevel) else {
+            throw ValidationError("--log-level '\(logLevel)' is not one of trace, debug, info, notice, warning, error")
+        }
+        switch logFormat {
+        case "json":
+            LoggingSystem.bootstrap { label in
+                var handler = JSONLogHandler(label: label)
+                handler.logLevel = level
+                return handler
+            }
+        case "text":
+            LoggingSystem.bootstrap { label in
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = level
+                return handler
+            }
+        default:
+            throw ValidationError("--log-format '\(logFormat)' is not text or json")
+        }
+        return Logger(label: "tmm-webhook")
+    }
+}
+
+func env(_ name: String) -> String? {
+    guard let value = getenv(name) else { return nil }
+    let s = String(cString: value)
+    return s.isEmpty ? nil : s
+}
+
+func seconds(_ name: String, _ value: Double) throws -> Duration {
+    guard value.isFinite, value >= 0 else { throw ValidationError("\(name) must be a non-negative number of seconds") }
+    return .milliseconds(Int64(value * 1000))
+}
+
+struct Serve: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve the admission webhook over HTTPS (POST /validate, GET /healthz, GET /readyz).")
+
+    @Option(help: "Address to listen on, HOST:PORT; [::]:PORT for IPv6 and IPv4 (env TMM_LISTEN).")
+    var listen: String = env("TMM_LISTEN") ?? "0.0.0.0:8443"
+
+    @Option(help: "PEM certificate (may hold a chain); reloaded when it changes. Without it and --tls-key, a development certificate is made in certs/ (env TMM_TLS_CERT).")
+    var tlsCert: String?
+
+    @Option(help: "PEM private key, RSA or ECDSA (env TMM_TLS_KEY).")
+    var tlsKey: String?
+
+    @Option(help: "PEM CA bundle: require a client certificate signed by it (env TMM_CLIENT_CA).")
+    var clientCa: String?
+
+    @Option(help: "Largest request line plus headers, in bytes (431 beyond) (env TMM_MAX_HEADER_BYTES).")
+    var maxHeaderBytes: Int = env("TMM_MAX_HEADER_BYTES").flatMap { Int($0) } ?? 64 * 1024
+
+    @Option(help: "Largest request body, in bytes (413 beyond) (env TMM_MAX_BODY_BYTES).")
+    var maxBodyBytes: Int = env("TMM_MAX_BODY_BYTES").flatMap { Int($0) } ?? 7 * 1024 * 1024
+
+    @Option(help: "Seconds allowed for the TLS handshake and for a request's headers (env TMM_HANDSHAKE_TIMEOUT).")
+    var handshakeTimeout: Double = env("TMM_HANDSHAKE_TIMEOUT").flatMap { Double($0) } ?? 10
+
+    @Option(help: "Seconds an idle keep-alive connection stays open; keep above kube-apiserver's 90 (env TMM_IDLE_TIMEOUT).")
+    var idleTimeout: Double = env("TMM_IDLE_TIMEOUT").flatMap { Double($0) } ?? 120
+
+    @Option(help: "Seconds in-flight requests get to finish after SIGTERM (env TMM_SHUTDOWN_GRACE).")
+    var shutdownGrace: Double = env("TMM_SHUTDOWN_GRACE").flatMap { Double($0) } ?? 20
+
+    @Option(help: "Seconds between checks of the certificate files for changes (env TMM_CERT_CHECK_INTERVAL).")
+    var certCheckInterval: Double = env("TMM_CERT_CHECK_INTERVAL").flatMap { Double($0) } ?? 5
+
+    @Option(help: "Event-loop threads (default: one per CPU) (env TMM_EVENT_LOOPS).")
+    var eventLoops: Int?
+
+    @OptionGroup var logging: LoggingOptions
+
+    func run() throws {
+        let logger = try logging.bootstrap()
+        var options = ServeOptions()
+        options.listen = listen
+        options.tlsCertificate = tlsCert ?? env("TMM_TLS_CERT")
+        options.tlsKey = tlsKey ?? env("TMM_TLS_KEY")
+        options.clientCA = clientCa ?? env("TMM_CLIENT_CA")
+        options.maxHeaderBytes = maxHeaderBytes
+        options.maxBodyBytes = maxBodyBytes
+        options.handshakeTimeout = try seconds("--handshake-timeout", handshakeTimeout)
+        options.idleTimeout = try seconds("--idle-timeout", idleTimeout)
+        options.shutdownGrace = try seconds("--shutdown-grace", shutdownGrace)
+        options.certificateCheckInterval = try seconds("--cert-check-interval", max(0.1, certCheckInterval))
+        options.eventLoops = eventLoops ?? env("TMM_EVENT_LOOPS").flatMap { Int($0) }
+        do {
+            try WebhookServer.run(options, logger: logger)
+        } catch let error as WebhookServer.StartupError {
+            logger.critical("cannot start: \(error.description)")
+            throw ExitCode(1)
+        }
+    }
+}
+
+struct Certs: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write a CA and a serving certificate (ECDSA P-256) and print the base64 caBundle.",
+        discussion: "Writes ca.crt, ca.key, tls.crt and tls.key into --out. Keys are mode 0600; never commit them.")
+
+    @Option(help: "Directory to write into (created if missing).")
+    var out: String
+
+    @Option(name: .customLong("dns"), help: "A DNS name for the serving certificate (repeatable).")
+    var dnsNames: [String] = []
+
+    @Option(name: .customLong("ip"), help: "An IP address for the serving certificate (repeatable).")
+    var ipAddresses: [String] = []
+
+    @Option(help: "Validity of the serving certificate, in days.")
+    var days: Int = 365
+
+    func validate() throws {
+        if dnsNames.isEmpty && ipAddresses.isEmpty {
+            throw ValidationError("give at least one --dns NAME or --ip ADDRESS, e.g. --dns tmm-webhook.tmm-system.svc")
+        }
+        guard days > 0 else { throw ValidationError("--days must be positive") }
+    }
+
+    func run() throws {
+        do {
+            let bundle = try DevelopmentCertificates.write(
+                directory: out, dnsNames: dnsNames, ipAddresses: ipAddresses, validityDays: days)
+            print(bundle)
+        } catch {
+            FileHandleStderr.write("tmm-webhook certs: \(error)\n")
+            throw ExitCode(2)
+        }
+    }
+}
+
+enum FileHandleStderr {
+    static func write(_ text: String) {
+        var bytes = Array(text.utf8)
+        _ = Glibc.write(2, &bytes, bytes.count)
+    }
+}

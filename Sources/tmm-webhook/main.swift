@@ -1,1 +1,0 @@
-print("tmm-webhook: not built yet")
