@@ -21,6 +21,7 @@ static inline long tmm_SSL_CTX_set_min_proto_version(SSL_CTX *ctx, int v) {
 static inline long tmm_SSL_CTX_set_max_proto_version(SSL_CTX *ctx, int v) {
     return SSL_CTX_set_max_proto_version(ctx, v);
 }
+static inline void tmm_SSL_CTX_set_read_ahead(SSL_CTX *ctx, int yes) { SSL_CTX_set_read_ahead(ctx, yes); }
 static inline long tmm_SSL_CTX_set_mode(SSL_CTX *ctx, long mode) { return SSL_CTX_set_mode(ctx, mode); }
 static inline long tmm_SSL_CTX_set_session_cache_mode(SSL_CTX *ctx, long mode) {
     return SSL_CTX_set_session_cache_mode(ctx, mode);

@@ -147,16 +147,72 @@ public struct JSONScanner: ~Copyable {
         depth -= 1
     }
 
-    /// Skips one value of any kind, validating it.
+    /// Skips one value of any kind, validating it. A direct recursive descent without closures: this is
+    /// the hot path for the large parts of a Node the webhook does not read.
     public mutating func skipValue() throws(JSONError) {
-        switch try peekKind() {
-        case .object: try readObject { (s, _) throws(JSONError) in try s.skipValue() }
-        case .array: try readArray { (s) throws(JSONError) in try s.skipValue() }
-        case .string: _ = try rawStringBody()
-        case .number: _ = try readNumberRange()
-        case .bool: _ = try readBool()
-        case .null: try readNull()
+        skipWhitespace()
+        guard offset < count else { throw JSONError(.syntax, at: offset, "unexpected end of JSON") }
+        switch base[offset] {
+        case UInt8(ascii: "{"): try skipObject()
+        case UInt8(ascii: "["): try skipArray()
+        case UInt8(ascii: "\""): _ = try rawStringBody()
+        case UInt8(ascii: "t"), UInt8(ascii: "f"): _ = try readBool()
+        case UInt8(ascii: "n"): try readNull()
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): _ = try readNumberRange()
+        default: throw JSONError(.syntax, at: offset, "unexpected character '\(printable(base[offset]))'")
         }
+    }
+
+    private mutating func skipObject() throws(JSONError) {
+        offset += 1  // '{'
+        depth += 1
+        if depth > maxDepth { throw JSONError(.depth, at: offset, "JSON nested too deeply") }
+        skipWhitespace()
+        if offset < count, base[offset] == UInt8(ascii: "}") {
+            offset += 1
+            depth -= 1
+            return
+        }
+        while true {
+            skipWhitespace()
+            guard offset < count, base[offset] == UInt8(ascii: "\"") else {
+                throw JSONError(.syntax, at: offset, "expected a member name")
+            }
+            _ = try rawStringBody()
+            try expect(UInt8(ascii: ":"), "':'")
+            try skipValue()
+            skipWhitespace()
+            guard offset < count else { throw JSONError(.syntax, at: offset, "unexpected end of JSON in an object") }
+            let b = base[offset]
+            offset += 1
+            if b == UInt8(ascii: ",") { continue }
+            if b == UInt8(ascii: "}") { break }
+            throw JSONError(.syntax, at: offset - 1, "expected ',' or '}' in an object")
+        }
+        depth -= 1
+    }
+
+    private mutating func skipArray() throws(JSONError) {
+        offset += 1  // '['
+        depth += 1
+        if depth > maxDepth { throw JSONError(.depth, at: offset, "JSON nested too deeply") }
+        skipWhitespace()
+        if offset < count, base[offset] == UInt8(ascii: "]") {
+            offset += 1
+            depth -= 1
+            return
+        }
+        while true {
+            try skipValue()
+            skipWhitespace()
+            guard offset < count else { throw JSONError(.syntax, at: offset, "unexpected end of JSON in an array") }
+            let b = base[offset]
+            offset += 1
+            if b == UInt8(ascii: ",") { continue }
+            if b == UInt8(ascii: "]") { break }
+            throw JSONError(.syntax, at: offset - 1, "expected ',' or ']' in an array")
+        }
+        depth -= 1
     }
 
     /// The bytes of the next value, verbatim (validated). Useful to keep a sub-document for later.
@@ -273,13 +329,24 @@ public struct JSONScanner: ~Copyable {
     }
 
     /// Consumes a string token; returns the byte range of its body and whether it has escapes.
+    /// Scans eight bytes at a time for a quote, a backslash or a control character.
     @usableFromInline
     mutating func rawStringBody() throws(JSONError) -> (start: Int, end: Int, escaped: Bool) {
         // Caller guarantees base[offset] == '"'.
         offset += 1
         let start = offset
         var escaped = false
-        while offset < count {
+        let raw = UnsafeRawPointer(base)
+        while true {
+            while offset + 8 <= count {
+                let word = raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
+                if !hasSpecialByte(word) {
+                    offset += 8
+                    continue
+                }
+                break
+            }
+            guard offset < count else { break }
             let b = base[offset]
             if b == UInt8(ascii: "\"") {
                 let end = offset
@@ -364,6 +431,18 @@ public struct JSONScanner: ~Copyable {
         }
         return v
     }
+}
+
+/// True when any byte of `word` is '"', '\\' or below 0x20 (SWAR: "has zero byte" on transformed words).
+@inline(__always) func hasSpecialByte(_ word: UInt64) -> Bool {
+    let ones: UInt64 = 0x0101_0101_0101_0101
+    let highs: UInt64 = 0x8080_8080_8080_8080
+    let quote = word ^ (ones &* 0x22)
+    let backslash = word ^ (ones &* 0x5C)
+    let hasQuote = (quote &- ones) & ~quote & highs
+    let hasBackslash = (backslash &- ones) & ~backslash & highs
+    let hasControl = (word &- (ones &* 0x20)) & ~word & highs
+    return (hasQuote | hasBackslash | hasControl) != 0
 }
 
 @inline(__always) func isDigit(_ b: UInt8) -> Bool { b &- UInt8(ascii: "0") < 10 }

@@ -35,7 +35,6 @@ final class EventLoop: @unchecked Sendable {
     private var drainDeadline: UInt64 = 0
     private var stopped = false
     private var lastSweep: UInt64 = 0
-    private var readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
 
     init(
         index: Int, configuration: HTTPServerConfiguration, handler: any HTTPHandler, observer: any HTTPServerObserver,
@@ -58,7 +57,6 @@ final class EventLoop: @unchecked Sendable {
     deinit {
         close(epfd)
         close(wakeFD)
-        readBuffer.deallocate()
     }
 
     // MARK: From other threads
@@ -226,13 +224,26 @@ final class EventLoop: @unchecked Sendable {
         while true {
             if connection.unreadCount > limit { break }
             let wasEmpty = connection.unreadCount == 0 && connection.head == nil
-            switch connection.tls.read(into: readBuffer) {
-            case .done(let n):
+            // Read straight into the connection's buffer: grow it, read into the new tail, trim.
+            let before = connection.input.count
+            let want = max(16 * 1024, connection.head.map { $0.contentLength - connection.unreadCount } ?? 0)
+            connection.input.reserveCapacity(before + want)
+            var outcome = TLSStream.Outcome.wantRead
+            connection.input.append(contentsOf: repeatElement(0, count: want))
+            connection.input.withUnsafeMutableBytes { all in
+                outcome = connection.tls.read(into: UnsafeMutableRawBufferPointer(rebasing: all[before...]))
+            }
+            if case .done(let n) = outcome {
+                connection.input.removeLast(want - n)
+            } else {
+                connection.input.removeLast(want)
+            }
+            switch outcome {
+            case .done:
                 if wasEmpty {
                     connection.requestStartedAt = MonotonicClock.now()
                     connection.deadline = connection.requestStartedAt &+ configuration.headerTimeout.nanoseconds
                 }
-                connection.input.append(contentsOf: UnsafeRawBufferPointer(rebasing: readBuffer[0..<n]))
                 continue
             case .wantRead:
                 break
@@ -299,22 +310,31 @@ final class EventLoop: @unchecked Sendable {
         }
         guard let head = connection.head, connection.unreadCount >= head.contentLength else { return }
         let bodyStart = connection.inputStart
-        let body = Array(connection.input[bodyStart..<(bodyStart + head.contentLength)])
+        let body = connection.input[bodyStart..<(bodyStart + head.contentLength)]
         connection.inputStart += head.contentLength
-        connection.compactInput()
+        if connection.inputStart == connection.input.count {
+            // The common case: the buffer holds exactly this request. Hand its storage to the request
+            // and start a new buffer, rather than copying the body out.
+            connection.input = []
+            connection.inputStart = 0
+        } else {
+            connection.compactInput()
+        }
         let request = HTTPRequest(
             method: head.method, target: head.target, headers: head.headers, body: body,
             remoteAddress: connection.remoteAddress, receivedAt: MonotonicClock.now())
         connection.requestPath = request.path
         connection.requestMethod = request.method[...]
         connection.state = .processing
-        setInterest(connection, 0)
         inlineConnection = connection
         handler.handle(request, responder: HTTPResponder(loop: self, connectionID: connection.id, fd: connection.fd))
         inlineConnection = nil
         if let response = inlineResponse {
             inlineResponse = nil
             send(response, on: connection)
+        } else {
+            // Answered later from another thread: stop reading until then (no pipelining past a request).
+            setInterest(connection, 0)
         }
     }
 

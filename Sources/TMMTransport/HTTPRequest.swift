@@ -6,15 +6,15 @@ public struct HTTPRequest: Sendable {
     public var target: String
     /// The headers in the order received; names as sent.
     public var headers: [(name: String, value: String)]
-    /// The body (empty when there is none).
-    public var body: [UInt8]
+    /// The body (empty when there is none). A slice of the connection's receive buffer, not a copy.
+    public var body: ArraySlice<UInt8>
     /// The peer's address, for logs.
     public var remoteAddress: String
     /// When the last byte of the request arrived (monotonic nanoseconds, see `MonotonicClock`).
     public var receivedAt: UInt64
 
     public init(
-        method: String, target: String, headers: [(name: String, value: String)] = [], body: [UInt8] = [],
+        method: String, target: String, headers: [(name: String, value: String)] = [], body: ArraySlice<UInt8> = [],
         remoteAddress: String = "", receivedAt: UInt64 = 0
     ) {
         self.method = method

@@ -148,6 +148,8 @@ public final class TLSContext: @unchecked Sendable {
             tmm_SSL_MODE_ENABLE_PARTIAL_WRITE() | tmm_SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER()
                 | tmm_SSL_MODE_RELEASE_BUFFERS()
         )
+        // Read whole TLS records (and what follows) per read(2) instead of header and body separately.
+        tmm_SSL_CTX_set_read_ahead(ctx, 1)
     }
 
     /// Every certificate in a PEM bundle, in order; at least one.
