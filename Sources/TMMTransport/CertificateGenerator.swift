@@ -31,7 +31,8 @@ public enum CertificateGenerator {
 
     /// A serving certificate for `dnsNames` and `ipAddresses`, signed by `ca`.
     public static func makeServing(
-        ca: Issued, dnsNames: [String], ipAddresses: [String], validityDays: Int = 365
+        ca: Issued, dnsNames: [String], ipAddresses: [String], validityDays: Int = 365, commonName: String? = nil,
+        extendedKeyUsage: String = "serverAuth"
     ) throws(TLSError) -> Issued {
         guard !dnsNames.isEmpty || !ipAddresses.isEmpty else {
             throw TLSError(.generate, "a serving certificate needs at least one DNS name or IP address", openSSLErrors: [])
@@ -43,7 +44,8 @@ public enum CertificateGenerator {
 
         let key = try newKey()
         defer { EVP_PKEY_free(key) }
-        let cert = try newCertificate(subjectCN: dnsNames.first ?? ipAddresses[0], publicKey: key, validityDays: validityDays)
+        let cert = try newCertificate(
+            subjectCN: commonName ?? dnsNames.first ?? ipAddresses[0], publicKey: key, validityDays: validityDays)
         defer { X509_free(cert) }
         guard X509_set_issuer_name(cert, X509_get_subject_name(caCerts[0])) == 1 else {
             throw TLSError(.generate, "cannot set the issuer")
@@ -54,7 +56,7 @@ public enum CertificateGenerator {
             [
                 (NID_basic_constraints, "critical,CA:FALSE"),
                 (NID_key_usage, "critical,digitalSignature,keyEncipherment"),
-                (NID_ext_key_usage, "serverAuth"),
+                (NID_ext_key_usage, extendedKeyUsage),
                 (NID_subject_key_identifier, "hash"),
                 (NID_authority_key_identifier, "keyid:always"),
                 (NID_subject_alt_name, san),

@@ -97,6 +97,13 @@ final class TLSStream {
         return String(decoding: UnsafeBufferPointer(start: data, count: Int(length)), as: UTF8.self)
     }
 
+    /// The peer certificate's subject, e.g. `/CN=localhost`.
+    var peerSubject: String? {
+        guard let cert = SSL_get1_peer_certificate(ssl) else { return nil }
+        defer { X509_free(cert) }
+        return subjectString(cert)
+    }
+
     /// Why certificate verification failed, when it did.
     var verifyError: String? {
         let result = SSL_get_verify_result(ssl)

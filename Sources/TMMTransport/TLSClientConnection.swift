@@ -1,0 +1,158 @@
+import CLinux
+import Glibc
+
+/// A blocking TLS client connection with deadlines, for the Kubernetes client and for tests.
+///
+/// Each call waits with `poll` until its deadline; nothing blocks forever. Not thread-safe: one
+/// request at a time per connection.
+public final class TLSClientConnection {
+    public struct Failure: Error, CustomStringConvertible, Sendable {
+        public var description: String
+        /// True when the deadline passed (as opposed to a refused or broken connection).
+        public var timedOut: Bool
+        public init(_ description: String, timedOut: Bool = false) {
+            self.description = description
+            self.timedOut = timedOut
+        }
+    }
+
+    let fd: Int32
+    let tls: TLSStream
+    public private(set) var isClosed = false
+
+    /// Connects to `host:port` (a name or an IP literal) and completes the handshake, verifying the
+    /// server's certificate for `serverName` (defaults to `host`) unless the context does not verify.
+    public init(host: String, port: Int, context: TLSContext, serverName: String? = nil, deadline: UInt64) throws(Failure) {
+        fd = try Self.connectTCP(host: host, port: port, deadline: deadline)
+        guard let tls = TLSStream(context: context, fd: fd) else {
+            Glibc.close(fd)
+            throw Failure("cannot create a TLS session")
+        }
+        self.tls = tls
+        let name = serverName ?? host
+        let isIP = name.contains(":") || name.split(separator: ".").allSatisfy { Int($0) != nil }
+        tls.setConnectState(serverName: isIP ? nil : name)
+        tls.requireHostname(name, isIPAddress: isIP)
+        while true {
+            switch tls.handshake() {
+            case .done: return
+            case .wantRead: try wait(for: Int16(POLLIN), deadline: deadline)
+            case .wantWrite: try wait(for: Int16(POLLOUT), deadline: deadline)
+            case .closed:
+                Glibc.close(fd)
+                throw Failure("\(host):\(port) closed the connection during the TLS handshake")
+            case .failed(let reason):
+                let verify = tls.verifyError.map { " (certificate: \($0))" } ?? ""
+                Glibc.close(fd)
+                throw Failure("TLS handshake with \(host):\(port) failed: \(reason)\(verify)")
+            }
+        }
+    }
+
+    deinit { if !isClosed { Glibc.close(fd) } }
+
+    /// The negotiated TLS version, e.g. `TLSv1.3`.
+    public var protocolVersion: String { tls.protocolVersion }
+    /// The server certificate's subject, e.g. `/CN=localhost`.
+    public var peerSubject: String? { tls.peerSubject }
+    /// The ALPN protocol the server chose, if any.
+    public var alpnProtocol: String? { tls.alpn }
+
+    /// Writes all of `bytes`.
+    public func write(_ bytes: [UInt8], deadline: UInt64) throws(Failure) {
+        var offset = 0
+        while offset < bytes.count {
+            let outcome = bytes.withUnsafeBytes { all in tls.write(UnsafeRawBufferPointer(rebasing: all[offset...])) }
+            switch outcome {
+            case .done(let n): offset += n
+            case .wantRead: try wait(for: Int16(POLLIN), deadline: deadline)
+            case .wantWrite: try wait(for: Int16(POLLOUT), deadline: deadline)
+            case .closed: throw Failure("the peer closed the connection while we were writing")
+            case .failed(let reason): throw Failure("write failed: \(reason)")
+            }
+        }
+    }
+
+    /// Reads what is available (at least one byte); returns an empty array at end of stream.
+    public func read(max: Int = 64 * 1024, deadline: UInt64) throws(Failure) -> [UInt8] {
+        var buffer = [UInt8](repeating: 0, count: max)
+        while true {
+            let outcome = buffer.withUnsafeMutableBytes { tls.read(into: $0) }
+            switch outcome {
+            case .done(let n):
+                buffer.removeLast(max - n)
+                return buffer
+            case .wantRead: try wait(for: Int16(POLLIN), deadline: deadline)
+            case .wantWrite: try wait(for: Int16(POLLOUT), deadline: deadline)
+            case .closed: return []
+            case .failed(let reason): throw Failure("read failed: \(reason)")
+            }
+        }
+    }
+
+    /// Sends close_notify and closes the socket.
+    public func close() {
+        guard !isClosed else { return }
+        isClosed = true
+        tls.shutdown()
+        Glibc.close(fd)
+    }
+
+    private func wait(for events: Int16, deadline: UInt64) throws(Failure) {
+        try Self.poll(fd, events: events, deadline: deadline)
+    }
+
+    static func poll(_ fd: Int32, events: Int16, deadline: UInt64) throws(Failure) {
+        while true {
+            let now = MonotonicClock.now()
+            guard now < deadline else { throw Failure("timed out", timedOut: true) }
+            var p = pollfd(fd: fd, events: events, revents: 0)
+            let ms = Int32(min((deadline - now) / 1_000_000 + 1, 60_000))
+            let r = Glibc.poll(&p, 1, ms)
+            if r > 0 { return }
+            if r < 0 && errno != EINTR { throw Failure("poll failed: \(String(cString: strerror(errno)))") }
+        }
+    }
+
+    /// Resolves `host` and connects without blocking past `deadline`, trying each address in turn.
+    static func connectTCP(host: String, port: Int, deadline: UInt64) throws(Failure) -> Int32 {
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        hints.ai_family = AF_UNSPEC
+        var result: UnsafeMutablePointer<addrinfo>?
+        let name = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+        let rc = getaddrinfo(name, String(port), &hints, &result)
+        guard rc == 0, let first = result else {
+            throw Failure("cannot resolve \(host): \(String(cString: gai_strerror(rc)))")
+        }
+        defer { freeaddrinfo(result) }
+        var lastError = "no address"
+        var current: UnsafeMutablePointer<addrinfo>? = first
+        while let info = current {
+            current = info.pointee.ai_next
+            let fd = socket(info.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+            if fd < 0 { continue }
+            var one: Int32 = 1
+            setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+            if Glibc.connect(fd, info.pointee.ai_addr, info.pointee.ai_addrlen) == 0 { return fd }
+            guard errno == EINPROGRESS else {
+                lastError = String(cString: strerror(errno))
+                Glibc.close(fd)
+                continue
+            }
+            do throws(Failure) {
+                try poll(fd, events: Int16(POLLOUT), deadline: deadline)
+            } catch {
+                Glibc.close(fd)
+                throw Failure("connecting to \(host):\(port) timed out", timedOut: true)
+            }
+            var soError: Int32 = 0
+            var length = socklen_t(MemoryLayout<Int32>.size)
+            getsockopt(fd, SOL_SOCKET, SO_ERROR, &soError, &length)
+            if soError == 0 { return fd }
+            lastError = String(cString: strerror(soError))
+            Glibc.close(fd)
+        }
+        throw Failure("cannot connect to \(host):\(port): \(lastError)")
+    }
+}
