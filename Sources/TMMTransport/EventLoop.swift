@@ -226,10 +226,14 @@ final class EventLoop: @unchecked Sendable {
             let wasEmpty = connection.unreadCount == 0 && connection.head == nil
             // Read straight into the connection's buffer: grow it, read into the new tail, trim.
             let before = connection.input.count
-            let want = max(16 * 1024, connection.head.map { $0.contentLength - connection.unreadCount } ?? 0)
-            connection.input.reserveCapacity(before + want)
+            // One TLS record carries at most 16 KiB, and SSL_read returns at most one record.
+            let want = zeroChunk.count
+            if connection.input.capacity < before + want {
+                let expected = connection.head.map { connection.inputStart + $0.contentLength } ?? 0
+                connection.input.reserveCapacity(max(before + want, expected + want, connection.input.capacity * 2))
+            }
             var outcome = TLSStream.Outcome.wantRead
-            connection.input.append(contentsOf: repeatElement(0, count: want))
+            connection.input.append(contentsOf: zeroChunk)
             connection.input.withUnsafeMutableBytes { all in
                 outcome = connection.tls.read(into: UnsafeMutableRawBufferPointer(rebasing: all[before...]))
             }
@@ -442,6 +446,9 @@ final class EventLoop: @unchecked Sendable {
         logger.trace("connection closed", metadata: ["peer": "\(connection.remoteAddress)", "reason": "\(reason)"])
     }
 }
+
+/// Appended to grow the receive buffer before reading into it (a memcpy, even in debug builds).
+private let zeroChunk = [UInt8](repeating: 0, count: 16 * 1024)
 
 /// Length of the head (up to, not including, the blank line), or nil if the blank line has not arrived.
 func findHeadEnd(_ bytes: UnsafeRawBufferPointer) -> Int? {

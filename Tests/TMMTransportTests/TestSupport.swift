@@ -68,6 +68,8 @@ final class TestServer: @unchecked Sendable {
         certificates: TestCertificates? = nil, clientCA: Bool = false, handler: any HTTPHandler = TestHandler(),
         host: String = "127.0.0.1", configure: (inout HTTPServerConfiguration) -> Void = { _ in }
     ) throws {
+        // As in the server process: a peer that vanished is an error return, not a signal.
+        signal(SIGPIPE, SIG_IGN)
         self.certificates = try certificates ?? TestCertificates()
         var configuration = HTTPServerConfiguration(host: host, port: 0)
         configuration.eventLoopCount = 2
