@@ -81,11 +81,18 @@ let package = Package(
         .testTarget(
             name: "TMMAdmissionTests",
             dependencies: ["TMMAdmission", "TMMJSON", "TMMPolicy"],
+            resources: [.copy("Fixtures")],
             swiftSettings: strict
         ),
         .testTarget(
             name: "TMMTransportTests",
-            dependencies: ["TMMTransport", "TMMApp", "COpenSSL"],
+            dependencies: ["TMMTransport", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "TMMAppTests",
+            dependencies: ["TMMApp", "TMMTransport", "TMMAdmission", "TMMJSON", .product(name: "Logging", package: "swift-log")],
+            resources: [.copy("Fixtures")],
             swiftSettings: strict
         ),
     ],

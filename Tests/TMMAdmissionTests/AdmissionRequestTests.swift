@@ -1,0 +1,124 @@
+import Foundation
+import Testing
+import TMMAdmission
+import TMMJSON
+import TMMPolicy
+
+/// The body of a raw HTTP fixture (everything after the blank line).
+func fixtureBody(_ name: String) throws -> [UInt8] {
+    let url = try #require(Bundle.module.url(forResource: "Fixtures/\(name)", withExtension: nil))
+    let raw = Array(try Data(contentsOf: url))
+    let separator: [UInt8] = [13, 10, 13, 10]
+    let index = try #require((0...(raw.count - 4)).first { Array(raw[$0..<($0 + 4)]) == separator })
+    return Array(raw[(index + 4)...])
+}
+
+func parse(_ bytes: [UInt8]) throws(AdmissionError) -> AdmissionRequest {
+    do {
+        return try bytes.withUnsafeBytes { buffer in try AdmissionRequest.parse(buffer) }
+    } catch let error as AdmissionError {
+        throw error
+    } catch {
+        fatalError("unexpected \(error)")
+    }
+}
+
+@Suite struct AdmissionRequestTests {
+    @Test func readsTheRealEntryRequest() throws {
+        let request = try parse(try fixtureBody("admission-request-enter.http"))
+        #expect(request.apiVersion == "admission.k8s.io/v1")
+        #expect(request.uid == "7da37444-e951-40c6-a366-9d8bbb0ee11c")
+        #expect(request.isNodeUpdate)
+        #expect(request.name == "n2")
+        #expect(request.dryRun == false)
+        #expect(request.userName == "admin")
+        #expect(request.newTaints == [Taint(key: "drain", value: "planned-downtime", effect: "NoSchedule")])
+        #expect(request.oldTaints.isEmpty)
+        let transition = Transition.classify(old: request.oldTaints, new: request.newTaints, taintKeys: ["drain"])
+        #expect(transition == .enter(.plannedDowntime))
+    }
+
+    @Test func readsDryRunAndLabelRequests() throws {
+        let dry = try parse(try fixtureBody("admission-request-enter-dryrun.http"))
+        #expect(dry.dryRun)
+        let label = try parse(try fixtureBody("admission-request-label.http"))
+        #expect(Transition.classify(old: label.oldTaints, new: label.newTaints, taintKeys: ["drain"]) == .none)
+        let retry = try parse(try fixtureBody("admission-request-enter-retry.http"))
+        #expect(retry.uid != (try parse(try fixtureBody("admission-request-enter.http"))).uid)
+    }
+
+    @Test(arguments: [
+        ("", "empty"),
+        ("[1]", "not valid JSON"),
+        ("{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\"", "not valid JSON"),
+        ("{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\"}", "has no request"),
+        ("{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":null}", "has no request"),
+        ("{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{}}", "has no uid"),
+        ("{\"apiVersion\":\"admission.k8s.io/v2\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u\"}}", "unsupported AdmissionReview apiVersion"),
+        ("{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"Pod\",\"request\":{\"uid\":\"u\"}}", "expected kind AdmissionReview"),
+        ("{\"apiVersion\":\"admission.k8s.io/v1\",\"request\":{\"uid\":7}}", "not valid JSON"),
+    ])
+    func rejectsWhatIsNotAnAdmissionReview(body: String, message: String) {
+        do {
+            _ = try parse(Array(body.utf8))
+            Issue.record("accepted \(body)")
+        } catch {
+            #expect(error.status == 400)
+            #expect(error.message.contains(message), "\(error.message)")
+        }
+    }
+
+    @Test(arguments: [
+        // (old taints, new taints, expected)
+        ([], [("drain", "planned-downtime", "NoSchedule")], Transition.enter(.plannedDowntime)),
+        ([], [("node.vmware.com/drain", "drain", "NoSchedule")], .enter(.drain)),
+        ([], [("node.dell.com/drain", "planned-downtime", "NoSchedule")], .enter(.plannedDowntime)),
+        ([("drain", "planned-downtime", "NoSchedule")], [], .exit),
+        ([("drain", "planned-downtime", "NoSchedule")], [("drain", "drain", "NoSchedule")], .escalate),
+        ([("drain", "drain", "NoSchedule")], [("drain", "planned-downtime", "NoSchedule")], .none),
+        ([("drain", "planned-downtime", "NoSchedule")], [("drain", "planned-downtime", "NoSchedule")], .none),
+        ([], [("drain", "planned-downtime", "NoExecute")], .none),
+        ([], [("drain", "other", "NoSchedule")], .none),
+        ([], [("example.com/drain", "drain", "NoSchedule")], .none),
+        ([], [("node.kubernetes.io/unreachable", "", "NoExecute")], .none),
+        ([("drain", "planned-downtime", "NoSchedule")], [("node.dell.com/drain", "planned-downtime", "NoSchedule")], .none),
+    ] as [([(String, String, String)], [(String, String, String)], Transition)])
+    func classifiesTransitions(old: [(String, String, String)], new: [(String, String, String)], expected: Transition) {
+        let keys = ["drain", "node.vmware.com/drain", "node.dell.com/drain"]
+        let o = old.map { Taint(key: $0.0, value: $0.1, effect: $0.2) }
+        let n = new.map { Taint(key: $0.0, value: $0.1, effect: $0.2) }
+        #expect(Transition.classify(old: o, new: n, taintKeys: keys) == expected)
+    }
+}
+
+@Suite struct AdmissionResponseTests {
+    @Test func allowEchoesUidAndVersion() throws {
+        for version in ["admission.k8s.io/v1", "admission.k8s.io/v1beta1"] {
+            let body = AdmissionResponse.encode(apiVersion: version, uid: "abc", decision: .allow)
+            let json = try JSON.parse(body)
+            #expect(json["apiVersion"]?.string == version)
+            #expect(json["kind"]?.string == "AdmissionReview")
+            #expect(json["response"]?["uid"]?.string == "abc")
+            #expect(json["response"]?["allowed"]?.bool == true)
+            #expect(json["response"]?["patch"] == nil)
+            #expect(json["response"]?["patchType"] == nil)
+        }
+    }
+
+    @Test func denialIs403ForbiddenWithTheReasonFirst() throws {
+        let decision = AdmissionDecision(
+            allowed: false, message: "TooManyExistingFailures: budget store/db would have 1 of 2 required",
+            warnings: ["line one\nline two"])
+        let json = try JSON.parse(AdmissionResponse.encode(apiVersion: "admission.k8s.io/v1", uid: "u", decision: decision))
+        let status = try #require(json["response"]?["status"])
+        #expect(status["code"]?.int == 403)
+        #expect(status["reason"]?.string == "Forbidden")
+        #expect(status["message"]?.string?.hasPrefix("TooManyExistingFailures: ") == true)
+        #expect(json["response"]?["warnings"]?[0]?.string == "line one line two")
+    }
+
+    @Test func longWarningsAreCut() {
+        let decision = AdmissionDecision(allowed: true, warnings: [String(repeating: "w", count: 1000)])
+        #expect(decision.warnings[0].count <= 240)
+    }
+}

@@ -1,0 +1,139 @@
+import Foundation
+import Testing
+import TMMAdmission
+import TMMJSON
+import TMMTransport
+
+/// The AdmissionReview contract, over real TLS, with the API server's own bytes.
+@Suite struct WebhookContractTests {
+    /// Replays what kube-apiserver v1.21 sent, byte for byte, on one keep-alive connection (as it did).
+    @Test func replaysTheAPIServersRequestsByteForByte() throws {
+        let server = try WebhookTestServer()
+        defer { server.stop() }
+        let connection = try server.connect()
+        let client = HTTPClientConnection(connection)
+        for name in ["admission-request-label.http", "admission-request-enter.http", "admission-request-enter-retry.http", "admission-request-enter-dryrun.http"] {
+            let raw = try fixture(name)
+            try client.send(raw: raw, deadline: deadline(5))
+            let response = try client.readResponse(deadline: deadline(5))
+            #expect(response.status == 200, "\(name): \(response.bodyText)")
+            #expect(response.header("Content-Type") == "application/json")
+            let json = try JSON.parse(response.body)
+            let requestJSON = try JSON.parse(Array(raw[(raw.firstIndex(of: UInt8(ascii: "{"))!)...]))
+            #expect(json["apiVersion"]?.string == "admission.k8s.io/v1")
+            #expect(json["kind"]?.string == "AdmissionReview")
+            #expect(json["response"]?["uid"] == requestJSON["request"]?["uid"], "\(name)")
+            #expect(json["response"]?["allowed"]?.bool == true)
+            #expect(json["response"]?["patch"] == nil)
+        }
+        #expect(client.reusable)
+    }
+
+    @Test func answersV1beta1InV1beta1() throws {
+        let server = try WebhookTestServer()
+        defer { server.stop() }
+        let client = HTTPClientConnection(try server.connect())
+        let body = #"{"apiVersion":"admission.k8s.io/v1beta1","kind":"AdmissionReview","request":{"uid":"b1","kind":{"group":"","version":"v1","kind":"Node"},"operation":"UPDATE","name":"n1","object":{"spec":{}},"oldObject":{"spec":{}}}}"#
+        try client.send(
+            method: "POST", target: "/validate?timeout=5s", host: "x", headers: [("Content-Type", "application/json")],
+            body: Array(body.utf8), deadline: deadline(5))
+        let json = try JSON.parse(try client.readResponse(deadline: deadline(5)).body)
+        #expect(json["apiVersion"]?.string == "admission.k8s.io/v1beta1")
+        #expect(json["response"]?["uid"]?.string == "b1")
+    }
+
+    @Test func aRequestThatIsNotANodeUpdateIsAllowedWithAWarning() throws {
+        let server = try WebhookTestServer()
+        defer { server.stop() }
+        let client = HTTPClientConnection(try server.connect())
+        let body = #"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"p1","kind":{"group":"","version":"v1","kind":"Pod"},"operation":"CREATE","name":"x"}}"#
+        try client.send(
+            method: "POST", target: "/validate", host: "x", headers: [("Content-Type", "application/json")],
+            body: Array(body.utf8), deadline: deadline(5))
+        let json = try JSON.parse(try client.readResponse(deadline: deadline(5)).body)
+        #expect(json["response"]?["allowed"]?.bool == true)
+        #expect(json["response"]?["warnings"]?[0]?.string?.contains("only reviews Node UPDATE") == true)
+    }
+
+    /// Errors over curl: status, a JSON body that says what is wrong, and the server keeps serving.
+    @Test(arguments: [
+        (["-X", "POST", "-H", "Content-Type: text/plain", "--data", "{}"], "/validate", 415, "Content-Type must be application/json"),
+        (["-X", "POST", "-H", "Content-Type: application/json", "--data", "not json"], "/validate", 400, "not valid JSON"),
+        (["-X", "POST", "-H", "Content-Type: application/json", "--data", "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\"}"], "/validate", 400, "has no request"),
+        (["-X", "POST", "-H", "Content-Type: application/json", "--data", "{}"], "/validate?timeout=banana", 400, "invalid timeout"),
+        (["-X", "GET"], "/validate", 405, "method not allowed"),
+        (["-X", "POST", "-H", "Content-Type: application/json", "--data", "{}"], "/elsewhere", 404, "no such endpoint"),
+    ])
+    func errorsOverCurl(flags: [String], path: String, status: Int, message: String) throws {
+        let server = try WebhookTestServer()
+        defer { server.stop() }
+        let result = try run(
+            ["curl", "-sS", "--cacert", server.caPath, "-w", "\n%{http_code}"] + flags + ["https://127.0.0.1:\(server.port)\(path)"])
+        let lines = result.output.split(separator: "\n")
+        #expect(lines.last.map(String.init) == String(status), "\(result.output)")
+        #expect(result.output.contains(message), "\(result.output)")
+        let ok = try run(["curl", "-sS", "--cacert", server.caPath, "https://127.0.0.1:\(server.port)/healthz"])
+        #expect(ok.output == "ok\n")
+    }
+
+    @Test func readinessFollowsTheServer() throws {
+        let server = try WebhookTestServer()
+        defer { server.stop() }
+        let url = "https://127.0.0.1:\(server.port)/readyz"
+        #expect(try run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", server.caPath, url]).output == "200")
+        server.readiness.set(ready: false, reason: "shutting down")
+        #expect(try run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", server.caPath, url]).output == "503")
+    }
+}
+
+/// The built executable: quick-start certificates, serving, SIGTERM.
+@Suite(.serialized) struct ExecutableTests {
+    @Test func certsCommandWritesAUsableCAAndCertificate() throws {
+        let dir = NSTemporaryDirectory() + "tmm-certs-\(UUID().uuidString)"
+        let result = try run([try webhookExecutable(), "certs", "--out", dir, "--dns", "tmm-webhook.tmm-system.svc", "--ip", "10.0.0.1"])
+        #expect(result.status == 0, "\(result.output)")
+        let bundle = result.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        let decoded = try #require(Data(base64Encoded: bundle))
+        #expect(String(decoding: decoded, as: UTF8.self).hasPrefix("-----BEGIN CERTIFICATE-----"))
+        let text = try run(["openssl", "x509", "-in", dir + "/tls.crt", "-noout", "-text"]).output
+        #expect(text.contains("DNS:tmm-webhook.tmm-system.svc"))
+        #expect(text.contains("IP Address:10.0.0.1"))
+        #expect(text.contains("prime256v1") || text.contains("P-256"))
+        let verify = try run(["openssl", "verify", "-CAfile", dir + "/ca.crt", dir + "/tls.crt"])
+        #expect(verify.status == 0, "\(verify.output)")
+        let attributes = try FileManager.default.attributesOfItem(atPath: dir + "/tls.key")
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+        let missing = try run([try webhookExecutable(), "certs", "--out", dir])
+        #expect(missing.status != 0)
+        #expect(missing.output.contains("--dns"))
+    }
+
+    @Test func serveWithoutFlagsMakesADevelopmentCertificateAndStopsCleanlyOnSIGTERM() throws {
+        let work = NSTemporaryDirectory() + "tmm-serve-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        let port = 20000 + Int.random(in: 0..<20000)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try webhookExecutable())
+        process.arguments = ["serve", "--listen", "127.0.0.1:\(port)"]
+        process.currentDirectoryURL = URL(fileURLWithPath: work)
+        let log = FileHandle(forWritingAtPath: "/dev/null")
+        process.standardOutput = log
+        process.standardError = log
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+        var ready = false
+        for _ in 0..<100 where !ready {
+            usleep(100_000)
+            let r = try run(["curl", "-s", "--cacert", work + "/certs/ca.crt", "https://localhost:\(port)/readyz"])
+            ready = r.output == "ok\n"
+        }
+        #expect(ready, "the server did not become ready")
+        #expect(FileManager.default.fileExists(atPath: work + "/certs/tls.crt"))
+        kill(process.processIdentifier, SIGTERM)
+        let end = Date().addingTimeInterval(10)
+        while process.isRunning && Date() < end { usleep(50_000) }
+        #expect(!process.isRunning)
+        #expect(process.terminationReason == .exit)
+        #expect(process.terminationStatus == 0)
+    }
+}
