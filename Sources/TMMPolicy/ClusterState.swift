@@ -144,7 +144,8 @@ public struct ClusterState: Sendable {
         }
         let record = PodRecord(
             name: pod.name, namespace: ns, node: pod.nodeName.map { nodeID($0) } ?? -1,
-            labels: LabelSet(pod.labels, table: &strings), requests: pod.requests, profile: profile,
+            labels: LabelSet(pod.labels, table: &strings),
+            requests: Resources(cpuMillis: pod.requests.cpuMillis, memoryBytes: pod.requests.memoryBytes, pods: 1), profile: profile,
             phase: pod.phase, ready: pod.ready, daemonSetOwned: pod.daemonSetOwned, mirror: pod.mirror,
             present: true)
         let slot: Int32
