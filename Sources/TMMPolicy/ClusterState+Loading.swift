@@ -129,7 +129,7 @@ struct RawObject {
         var s = JSONScanner(spec)
         var kind = ""
         try? s.readObject { (s, key) throws(JSONError) in
-            if key.equals("containers") { kind = "Pod" }
+            if key.equals("containers") || key.equals("nodeName") { kind = "Pod" }
             if key.equals("minAvailable") || key.equals("maxUnavailable") || key.equals("selector") {
                 kind = "PodDisruptionBudget"
             }

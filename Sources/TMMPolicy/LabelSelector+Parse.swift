@@ -101,6 +101,7 @@ struct SelectorParser {
             guard b[i] == UInt8(ascii: ",") else { throw fail("expected ',' or ')' in the values of '\(key)'") }
             i += 1
         }
+        if values == [""] { throw fail("'\(op)' needs at least one value for '\(key)'") }
         return LabelRequirement(key, kind, values)
     }
 

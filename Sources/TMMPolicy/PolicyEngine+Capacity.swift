@@ -1,15 +1,15 @@
 extension PolicyEngine {
     /// Rule 6: first fit decreasing of the pods `scope` onto the nodes that can take them.
     func place(
-        _ scope: [Int32], target: Int32, state: ClusterState, inMaintenance: [Bool], extraUsed: [Int32: Resources]
-    ) -> (placements: [Placement], moves: [(node: Int32, requests: Resources)]) {
+        _ scope: [Int32], target: Int32, state: ClusterState, inMaintenance: [Bool]
+    ) -> [Placement] {
         var candidates: [Int32] = []
         var free = [Resources](repeating: .zero, count: state.nodes.count)
         for i in 0..<state.nodes.count {
             let n = state.nodes[i]
             guard n.present, i != Int(target), n.ready, !n.unschedulable, !inMaintenance[i] else { continue }
             candidates.append(Int32(i))
-            free[i] = n.allocatable - n.used - (extraUsed[Int32(i)] ?? .zero)
+            free[i] = n.allocatable - n.used
         }
         // Largest first: cpu, then memory, then name for a stable order.
         let order = scope.sorted { a, b in
@@ -22,7 +22,6 @@ extension PolicyEngine {
         // Whether a profile admits a candidate: 0 unknown, 1 yes, 2 no; computed once per pair.
         var admits: [Int32: [UInt8]] = [:]
         var placements: [Placement] = []
-        var moves: [(node: Int32, requests: Resources)] = []
         for slot in order {
             let pod = state.pods[Int(slot)]
             let need = pod.requests
@@ -39,7 +38,6 @@ extension PolicyEngine {
             }
             if let chosen {
                 free[Int(chosen)] = free[Int(chosen)] - need
-                moves.append((chosen, need))
                 placements.append(
                     Placement(pod: state.podRef(slot), requests: need, node: state.nodes[Int(chosen)].name, lacking: nil))
             } else {
@@ -58,7 +56,7 @@ extension PolicyEngine {
             }
             admits[pod.profile] = table
         }
-        return (placements, moves)
+        return placements
     }
 
     func lacking(_ need: Resources, eligible: [Int32], free: [Resources], candidates: Int) -> String {

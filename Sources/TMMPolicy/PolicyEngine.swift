@@ -30,7 +30,7 @@ public struct PolicyEngine: Sendable {
                 allowed: true, reason: nil,
                 message: "Allowed: node \(input.node) is already in maintenance (\(current.rawValue))")
         }
-        return evaluate(target: id, state: state, pending: input.pendingEntries, extraUsed: [:]).verdict
+        return evaluate(target: id, state: state, pending: input.pendingEntries).verdict
     }
 
     /// The verdict for an exit: allowed, with the pods of the node that carry the annotation to clear.
@@ -62,15 +62,13 @@ public struct PolicyEngine: Sendable {
     /// The outcome of the rules 3 to 7, with the placement used by the rollout planner.
     struct Evaluation {
         var verdict: Verdict
-        /// Node id chosen for each placed pod, with its requests.
-        var moves: [(node: Int32, requests: Resources)]
+        /// The in-scope pod slots of the node.
+        var scope: [Int32]
     }
 
-    /// Rules 3 to 7 for node `target`, with `pending` nodes counted as in maintenance and `extraUsed`
-    /// added to the usage of nodes (pods moved there by earlier simulated entries).
-    func evaluate(target: Int32, state: ClusterState, pending: Set<String>, extraUsed: [Int32: Resources])
-        -> Evaluation
-    {
+    /// Rules 3 to 7 for node `target`, with `pending` nodes counted as in maintenance. `carried` pods
+    /// (those of pending nodes, for the rollout planner) must find room too.
+    func evaluate(target: Int32, state: ClusterState, pending: Set<String>, carried: [Int32] = []) -> Evaluation {
         let t = Int(target)
         let targetName = state.nodes[t].name
         var findings = Findings()
@@ -187,13 +185,10 @@ public struct PolicyEngine: Sendable {
         }
 
         // Rule 6: capacity.
-        var moves: [(node: Int32, requests: Resources)] = []
         if config.checks.capacity {
             findings.capacityChecked = true
-            let result = place(scope, target: target, state: state, inMaintenance: inMaintenance, extraUsed: extraUsed)
-            findings.placements = result.placements
-            moves = result.moves
-            let unplaced = result.placements.filter { $0.node == nil }
+            findings.placements = place(scope + carried, target: target, state: state, inMaintenance: inMaintenance)
+            let unplaced = findings.placements.filter { $0.node == nil }
             if !unplaced.isEmpty {
                 let text = unplaced.map { "\($0.pod) (\($0.lacking ?? "no room"))" }
                 failures.append(
@@ -210,7 +205,7 @@ public struct PolicyEngine: Sendable {
                 allowed: true, reason: nil,
                 message: "Allowed: node \(targetName) may enter maintenance: " + parts.joined(separator: ", "),
                 warnings: warnings, relatedPods: findings.podsInScope, findings: findings)
-            return Evaluation(verdict: verdict, moves: moves)
+            return Evaluation(verdict: verdict, scope: scope)
         }
         let message =
             "\(first.0.rawValue): node \(targetName) may not enter maintenance: "
@@ -218,7 +213,7 @@ public struct PolicyEngine: Sendable {
         let verdict = Verdict(
             allowed: false, reason: first.0, message: message, warnings: warnings,
             relatedPods: first.2 ?? findings.podsInScope, findings: findings)
-        return Evaluation(verdict: verdict, moves: moves)
+        return Evaluation(verdict: verdict, scope: scope)
     }
 
     /// Taints the node lifecycle controller sets on a node it cannot trust.

@@ -71,6 +71,10 @@ public struct Quantity: Sendable, Hashable, CustomStringConvertible {
             else { throw bad("unknown suffix '\(suffix)'") }
             exp10 += e
         }
+        while mantissa != 0, mantissa % 10 == 0 {
+            mantissa /= 10
+            exp10 += 1
+        }
         self.mantissa = negative ? -mantissa : mantissa
         self.exponent10 = exp10
         self.exponent2 = exp2

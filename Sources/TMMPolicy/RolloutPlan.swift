@@ -4,8 +4,9 @@ import TMMJSON
 /// ``PolicyConfig/maxNodesInMaintenance`` nodes.
 ///
 /// Each wave passes every rule with the earlier waves back in service: nodes of a wave are checked
-/// one after the other, each with the previous ones as pending entries and their pods placed
-/// (first fit) on the remaining nodes, so the wave as a whole keeps every budget and fits. Nodes in
+/// one after the other, each with the previous ones as pending entries and the pods of all of them
+/// placed together (first fit decreasing) on the remaining nodes, so the wave as a whole keeps every
+/// budget and fits. Nodes in
 /// maintenance now are assumed back in service. With a failure-domain label, a wave holds one domain.
 public struct RolloutPlan: Sendable {
     /// One wave.
@@ -55,7 +56,7 @@ public struct RolloutPlan: Sendable {
         var passing: [(id: Int32, weight: Int)] = []
         for name in base.nodeNames {
             let id = base.nodeIDs[name]!
-            let solo = engine.evaluate(target: id, state: base, pending: [], extraUsed: [:]).verdict
+            let solo = engine.evaluate(target: id, state: base, pending: []).verdict
             if solo.allowed {
                 // Harder nodes first: tight budgets, then many pods, so they get the emptiest waves.
                 let slack = solo.findings.budgets.map { $0.healthy - $0.required }.min() ?? Int.max
@@ -77,16 +78,17 @@ public struct RolloutPlan: Sendable {
         while !remaining.isEmpty {
             var members: [Int32] = []
             var pending = Set<String>()
-            var extra: [Int32: Resources] = [:]
+            var carried: [Int32] = []
             var waveDomain: String?
             for id in remaining {
                 if members.count == config.maxNodesInMaintenance { break }
                 if let d = waveDomain, domain(id) != d { continue }
-                let e = engine.evaluate(target: id, state: base, pending: pending, extraUsed: extra)
+                // The pods of the wave's earlier members must be placed again with this one's.
+                let e = engine.evaluate(target: id, state: base, pending: pending, carried: carried)
                 guard e.verdict.allowed else { continue }
                 members.append(id)
                 pending.insert(base.nodes[Int(id)].name)
-                for m in e.moves { extra[m.node] = (extra[m.node] ?? .zero) + m.requests }
+                carried += e.scope
                 if waveDomain == nil { waveDomain = domain(id) }
             }
             if members.isEmpty {
