@@ -17,6 +17,11 @@ public struct ClusterState: Sendable {
     var profiles: [CompiledProfile] = []
     var profileIDs: [SchedulingProfile: Int32] = [:]
     var annotations: [Int32: [String: String]] = [:]
+    /// Present nodes with a `NoSchedule` taint valued `planned-downtime` or `drain` (any key): the only
+    /// nodes that can be in maintenance, whatever the policy's taint keys.
+    var maintenanceCandidates: Set<Int32> = []
+    /// Present nodes not Ready or tainted unreachable/not-ready.
+    var unhealthyNodes: Set<Int32> = []
 
     /// Pod annotations kept when loading (the others, such as `last-applied-configuration`, are dropped).
     public var keptAnnotationKeys: Set<String>
@@ -120,12 +125,40 @@ public struct ClusterState: Sendable {
         nodes[id].unschedulable = node.unschedulable
         nodes[id].ready = node.ready
         nodes[id].allocatable = node.allocatable
+        refreshStatus(Int32(id))
+    }
+
+    /// Keeps ``maintenanceCandidates`` and ``unhealthyNodes`` in step with node `id`.
+    mutating func refreshStatus(_ id: Int32) {
+        let n = nodes[Int(id)]
+        let candidate =
+            n.present
+            && n.taints.contains { $0.effect == "NoSchedule" && MaintenanceLevel(rawValue: $0.value) != nil }
+        if candidate { maintenanceCandidates.insert(id) } else { maintenanceCandidates.remove(id) }
+        let unhealthy =
+            n.present && (!n.ready || n.taints.contains { PolicyEngine.unhealthyTaintKeys.contains($0.key) })
+        if unhealthy { unhealthyNodes.insert(id) } else { unhealthyNodes.remove(id) }
+    }
+
+    /// Removes the maintenance taints (for `taintKeys`) of every node; returns the nodes changed.
+    mutating func clearMaintenance(taintKeys: [String]) -> [String] {
+        var changed: [String] = []
+        for id in maintenanceCandidates
+        where MaintenanceLevel.of(nodes[Int(id)].taints, taintKeys: taintKeys) != nil {
+            changed.append(nodes[Int(id)].name)
+            nodes[Int(id)].taints.removeAll {
+                taintKeys.contains($0.key) && $0.effect == "NoSchedule" && MaintenanceLevel(rawValue: $0.value) != nil
+            }
+            refreshStatus(id)
+        }
+        return changed.sorted()
     }
 
     /// Removes a node (its pods stay, bound to a node that is now unknown and counted as down).
     public mutating func remove(node name: String) {
         guard let id = nodeIDs[name] else { return }
         nodes[Int(id)].present = false
+        refreshStatus(id)
     }
 
     /// Adds or replaces a pod, updating the node usage and the budgets' pod sets.

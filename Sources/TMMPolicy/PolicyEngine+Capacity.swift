@@ -1,15 +1,12 @@
 extension PolicyEngine {
     /// Rule 6: first fit decreasing of the pods `scope` onto the nodes that can take them.
-    func place(
-        _ scope: [Int32], target: Int32, state: ClusterState, inMaintenance: [Bool]
-    ) -> [Placement] {
-        var candidates: [Int32] = []
-        var free = [Resources](repeating: .zero, count: state.nodes.count)
-        for i in 0..<state.nodes.count {
+    ///
+    /// Nodes are tried in id order and most pods fit in one of the first few, so a decision does not
+    /// visit every node; only a pod that fits nowhere costs a full scan.
+    func place(_ scope: [Int32], target: Int32, state: ClusterState, inMaintenance: Set<Int32>) -> [Placement] {
+        func candidate(_ i: Int) -> Bool {
             let n = state.nodes[i]
-            guard n.present, i != Int(target), n.ready, !n.unschedulable, !inMaintenance[i] else { continue }
-            candidates.append(Int32(i))
-            free[i] = n.allocatable - n.used
+            return n.present && i != Int(target) && n.ready && !n.unschedulable && !inMaintenance.contains(Int32(i))
         }
         // Largest first: cpu, then memory, then name for a stable order.
         let order = scope.sorted { a, b in
@@ -19,54 +16,52 @@ extension PolicyEngine {
             if ra.memoryBytes != rb.memoryBytes { return ra.memoryBytes > rb.memoryBytes }
             return state.podRef(a) < state.podRef(b)
         }
-        // Whether a profile admits a candidate: 0 unknown, 1 yes, 2 no; computed once per pair.
-        var admits: [Int32: [UInt8]] = [:]
+        // Requests placed by this decision, per node; and profile-admits-node answers, computed once.
+        var placed: [Int32: Resources] = [:]
+        var admits: [Int64: Bool] = [:]
+        func admitted(_ profile: Int32, _ node: Int) -> Bool {
+            let key = Int64(profile) << 32 | Int64(node)
+            if let known = admits[key] { return known }
+            let answer = state.profiles[Int(profile)].admits(state.nodes[node], state.strings)
+            admits[key] = answer
+            return answer
+        }
+        func free(_ i: Int) -> Resources {
+            let n = state.nodes[i]
+            return n.allocatable - n.used - (placed[Int32(i)] ?? .zero)
+        }
         var placements: [Placement] = []
         for slot in order {
             let pod = state.pods[Int(slot)]
             let need = pod.requests
-            var chosen: Int32?
-            var table = admits[pod.profile] ?? [UInt8](repeating: 0, count: candidates.count)
-            for (k, c) in candidates.enumerated() where free[Int(c)].covers(need) {
-                if table[k] == 0 {
-                    table[k] = state.profiles[Int(pod.profile)].admits(state.nodes[Int(c)], state.strings) ? 1 : 2
-                }
-                if table[k] == 1 {
-                    chosen = c
-                    break
-                }
+            var chosen: Int?
+            for i in state.nodes.indices where candidate(i) && free(i).covers(need) && admitted(pod.profile, i) {
+                chosen = i
+                break
             }
             if let chosen {
-                free[Int(chosen)] = free[Int(chosen)] - need
+                placed[Int32(chosen), default: .zero] = (placed[Int32(chosen)] ?? .zero) + need
                 placements.append(
-                    Placement(pod: state.podRef(slot), requests: need, node: state.nodes[Int(chosen)].name, lacking: nil))
+                    Placement(pod: state.podRef(slot), requests: need, node: state.nodes[chosen].name, lacking: nil))
             } else {
-                // Finish the eligibility table to say what is missing.
-                var eligible: [Int32] = []
-                for (k, c) in candidates.enumerated() {
-                    if table[k] == 0 {
-                        table[k] = state.profiles[Int(pod.profile)].admits(state.nodes[Int(c)], state.strings) ? 1 : 2
-                    }
-                    if table[k] == 1 { eligible.append(c) }
-                }
+                let all = state.nodes.indices.filter(candidate)
+                let eligible = all.filter { admitted(pod.profile, $0) }
                 placements.append(
                     Placement(
                         pod: state.podRef(slot), requests: need, node: nil,
-                        lacking: lacking(need, eligible: eligible, free: free, candidates: candidates.count)))
+                        lacking: lacking(need, eligible: eligible.map(free), candidates: all.count)))
             }
-            admits[pod.profile] = table
         }
         return placements
     }
 
-    func lacking(_ need: Resources, eligible: [Int32], free: [Resources], candidates: Int) -> String {
+    func lacking(_ need: Resources, eligible: [Resources], candidates: Int) -> String {
         if candidates == 0 { return "no other node is Ready, schedulable and out of maintenance" }
         if eligible.isEmpty {
             return "no node it tolerates and selects among \(candidates) candidate(s)"
         }
         var best = Resources(cpuMillis: .min, memoryBytes: .min, pods: .min)
-        for c in eligible {
-            let f = free[Int(c)]
+        for f in eligible {
             best = Resources(
                 cpuMillis: max(best.cpuMillis, f.cpuMillis), memoryBytes: max(best.memoryBytes, f.memoryBytes),
                 pods: max(best.pods, f.pods))

@@ -76,23 +76,25 @@ public struct PolicyEngine: Sendable {
         var warnings: [String] = []
         var failures: [(FailureReason, String, [PodRef]?)] = []
 
-        // Which nodes are in maintenance, and which are down.
-        let count = state.nodes.count
-        var inMaintenance = [Bool](repeating: false, count: count)
-        var down = [Bool](repeating: true, count: count)
+        // Which nodes are in maintenance, and which are down: small sets kept by the state, so a
+        // decision does not visit every node.
+        var inMaintenance = Set<Int32>()
+        for id in state.maintenanceCandidates
+        where MaintenanceLevel.of(state.nodes[Int(id)].taints, taintKeys: config.taintKeys) != nil {
+            inMaintenance.insert(id)
+        }
         var others: [String] = []
-        for i in 0..<count {
-            let n = state.nodes[i]
-            guard n.present else { continue }
-            let m = pending.contains(n.name) || MaintenanceLevel.of(n.taints, taintKeys: config.taintKeys) != nil
-            inMaintenance[i] = m
-            down[i] = m || !n.ready || n.taints.contains { PolicyEngine.unhealthyTaintKeys.contains($0.key) }
-            if m && i != t { others.append(n.name) }
+        for name in pending where name != targetName {
+            if let id = state.nodeIDs[name], state.nodes[Int(id)].present {
+                inMaintenance.insert(id)
+            } else {
+                others.append(name)
+                warnings.append("pending entry \(name) is not in the cluster state")
+            }
         }
-        for name in pending where name != targetName && state.nodeIDs[name].map({ !state.nodes[Int($0)].present }) ?? true {
-            others.append(name)
-            warnings.append("pending entry \(name) is not in the cluster state")
-        }
+        for id in inMaintenance where id != target { others.append(state.nodes[Int(id)].name) }
+        let downSet = inMaintenance.union(state.unhealthyNodes)
+        func isDown(_ id: Int32) -> Bool { !state.nodes[Int(id)].present || downSet.contains(id) }
         others.sort()
         findings.nodesInMaintenance = others
 
@@ -110,8 +112,8 @@ public struct PolicyEngine: Sendable {
             func domain(_ i: Int) -> String { state.nodes[i].labels.value(key).map { state.strings[$0] } ?? "" }
             let mine = domain(t)
             var conflicts: [String: String] = [:]
-            for i in 0..<count where i != t && state.nodes[i].present && down[i] && domain(i) != mine {
-                conflicts[state.nodes[i].name] = domain(i)
+            for id in downSet where id != target && domain(Int(id)) != mine {
+                conflicts[state.nodes[Int(id)].name] = domain(Int(id))
             }
             findings.failureDomain = DomainFinding(label: config.failureDomainLabel, domain: mine, conflicts: conflicts)
             if !conflicts.isEmpty {
@@ -158,7 +160,7 @@ public struct PolicyEngine: Sendable {
                     let p = state.pods[Int(slot)]
                     if p.isTerminal { continue }
                     expected += 1
-                    if p.ready, p.node >= 0, p.node != target, !down[Int(p.node)] { healthy += 1 }
+                    if p.ready, p.node >= 0, p.node != target, !isDown(p.node) { healthy += 1 }
                 }
                 let required: Int
                 if let r = budget.source.required(expected: expected) {

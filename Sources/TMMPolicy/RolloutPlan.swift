@@ -34,15 +34,9 @@ public struct RolloutPlan: Sendable {
         let config = engine.config
         var base = state
         var notes: [String] = []
-        var wasInMaintenance: [String] = []
-        for i in base.nodes.indices where base.nodes[i].present {
-            if MaintenanceLevel.of(base.nodes[i].taints, taintKeys: config.taintKeys) != nil {
-                wasInMaintenance.append(base.nodes[i].name)
-                base.nodes[i].taints.removeAll { config.taintKeys.contains($0.key) && $0.effect == "NoSchedule" }
-            }
-        }
+        let wasInMaintenance = base.clearMaintenance(taintKeys: config.taintKeys)
         if !wasInMaintenance.isEmpty {
-            notes.append("assumes \(wasInMaintenance.sorted().joined(separator: ", ")) back in service first")
+            notes.append("assumes \(wasInMaintenance.joined(separator: ", ")) back in service first")
         }
         notes.append("assumes evicted pods return to their node after each wave (the state's placement)")
 
