@@ -2,7 +2,9 @@ import TMMJSON
 
 /// The answer of `tmm-webhook check NODE`: would the node be allowed to enter maintenance now, and why.
 public struct CheckReport: Sendable {
+    /// The node checked.
     public var node: String
+    /// The engine's verdict, with its findings.
     public var verdict: Verdict
 
     /// Creates a report from a verdict.

@@ -4,6 +4,7 @@ public struct DecisionInput: Sendable {
     public var node: String
     /// What the update does (``Transition/classify(old:new:taintKeys:)``).
     public var transition: Transition
+    /// The cluster state, or why it is unknown.
     public var state: StateView
     /// Nodes whose entry was admitted but whose taint the state does not show yet.
     public var pendingEntries: Set<String>

@@ -1,10 +1,14 @@
 /// A PodDisruptionBudget (policy/v1), as the policy reads it.
 public struct DisruptionBudget: Sendable, Hashable {
+    /// The budget's namespace; it covers pods of this namespace only.
     public var namespace: String
+    /// The budget's name.
     public var name: String
     /// `spec.selector`; `nil` (absent) selects no pod, an empty selector selects every pod of the namespace.
     public var selector: LabelSelector?
+    /// `spec.minAvailable`.
     public var minAvailable: IntOrPercent?
+    /// `spec.maxUnavailable` (wins when both are set, as in the disruption controller).
     public var maxUnavailable: IntOrPercent?
 
     /// Creates a budget.

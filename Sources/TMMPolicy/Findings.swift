@@ -12,12 +12,14 @@ public struct Findings: Sendable, Equatable {
     public var placements: [Placement] = []
     /// Whether rules 5 and 6 ran.
     public var quorumChecked = false
+    /// Whether rule 6 ran.
     public var capacityChecked = false
     /// The in-scope pods on the node.
     public var podsInScope: [PodRef] = []
     /// Pods on the node left out (DaemonSet, mirror, terminal, outside `podSelector`).
     public var podsOutOfScope = 0
 
+    /// Empty findings.
     public init() {}
 }
 
@@ -33,7 +35,9 @@ public struct DomainFinding: Sendable, Equatable {
 
 /// One PodDisruptionBudget's arithmetic.
 public struct BudgetFinding: Sendable, Equatable {
+    /// The budget's namespace.
     public var namespace: String
+    /// The budget's name.
     public var name: String
     /// Matching non-terminal pods.
     public var expected: Int
@@ -51,7 +55,9 @@ public struct BudgetFinding: Sendable, Equatable {
 
 /// Where one evicted pod would go.
 public struct Placement: Sendable, Equatable {
+    /// The pod.
     public var pod: PodRef
+    /// Its requests (cpu, memory, one pod slot).
     public var requests: Resources
     /// The node chosen, or nil.
     public var node: String?

@@ -5,7 +5,9 @@ public struct LabelRequirement: Sendable, Hashable, CustomStringConvertible {
         case `in` = "In", notIn = "NotIn", exists = "Exists", doesNotExist = "DoesNotExist", gt = "Gt", lt = "Lt"
     }
 
+    /// The label key.
     public var key: String
+    /// How the label is compared.
     public var `operator`: Operator
     /// The values (one integer for `Gt`/`Lt`, none for `Exists`/`DoesNotExist`).
     public var values: [String]

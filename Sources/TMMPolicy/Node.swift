@@ -1,7 +1,10 @@
 /// The facts about a Node that the policy reads. A transient value: ``ClusterState`` stores it compactly.
 public struct Node: Sendable, Hashable {
+    /// `metadata.name`.
     public var name: String
+    /// `metadata.labels`.
     public var labels: [String: String]
+    /// `spec.taints`.
     public var taints: [Taint]
     /// `spec.unschedulable` (cordoned).
     public var unschedulable: Bool

@@ -5,13 +5,17 @@ public struct Pod: Sendable, Hashable {
         case pending = "Pending", running = "Running", succeeded = "Succeeded", failed = "Failed", unknown = "Unknown"
     }
 
+    /// `metadata.namespace`.
     public var namespace: String
+    /// `metadata.name`.
     public var name: String
     /// `spec.nodeName`; `nil` while unscheduled.
     public var nodeName: String?
+    /// `metadata.labels`.
     public var labels: [String: String]
     /// The annotations kept by the state (see ``ClusterState/keptAnnotationKeys``).
     public var annotations: [String: String]
+    /// `status.phase`.
     public var phase: Phase
     /// The `Ready` condition is `True`.
     public var ready: Bool
@@ -21,6 +25,7 @@ public struct Pod: Sendable, Hashable {
     public var daemonSetOwned: Bool
     /// A static pod's mirror (annotation `kubernetes.io/config.mirror`).
     public var mirror: Bool
+    /// `spec.tolerations`.
     public var tolerations: [Toleration]
     /// `spec.nodeSelector`.
     public var nodeSelector: [String: String]

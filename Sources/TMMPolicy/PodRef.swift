@@ -1,6 +1,8 @@
 /// A pod's namespace and name.
 public struct PodRef: Sendable, Hashable, Comparable, CustomStringConvertible {
+    /// The pod's namespace.
     public var namespace: String
+    /// The pod's name.
     public var name: String
 
     /// Creates a reference.

@@ -24,6 +24,7 @@ public struct PolicyConfig: Sendable, Equatable {
         }
     }
 
+    /// What the server does with a denial.
     public var mode: Mode
     /// Nodes in maintenance at once, the entering one included (at least 1).
     public var maxNodesInMaintenance: Int
@@ -35,6 +36,7 @@ public struct PolicyConfig: Sendable, Equatable {
     public var failureDomainLabel: String
     /// Pods in scope (the empty selector: all).
     public var podSelector: LabelSelector
+    /// Which of rules 5 and 6 run.
     public var checks: Checks
     /// Unknown state denies entries (GenericFailure) instead of allowing them.
     public var failClosed: Bool

@@ -1,5 +1,6 @@
 /// Decides whether a node may enter maintenance. Pure: everything comes from ``DecisionInput``.
 public struct PolicyEngine: Sendable {
+    /// The policy applied.
     public var config: PolicyConfig
 
     /// Creates an engine for a policy.
@@ -168,6 +169,9 @@ public struct PolicyEngine: Sendable {
                 } else {
                     required = expected
                     warnings.append("budget \(budget.source.namespace)/\(budget.source.name) has an invalid bound")
+                }
+                if budget.source.minAvailable == nil && budget.source.maxUnavailable == nil {
+                    warnings.append("budget \(budget.source.namespace)/\(budget.source.name) sets neither minAvailable nor maxUnavailable")
                 }
                 let onNode = scope.filter { budget.pods.contains($0) }.map(state.podRef)
                 let finding = BudgetFinding(

@@ -120,6 +120,7 @@ public struct Quantity: Sendable, Hashable, CustomStringConvertible {
         a.mantissa == b.mantissa && a.exponent10 == b.exponent10 && a.exponent2 == b.exponent2
     }
 
+    /// Hashes the exact value.
     public func hash(into hasher: inout Hasher) {
         hasher.combine(mantissa)
         hasher.combine(exponent10)

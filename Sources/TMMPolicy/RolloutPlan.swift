@@ -11,6 +11,7 @@ import TMMJSON
 public struct RolloutPlan: Sendable {
     /// One wave.
     public struct Wave: Sendable, Equatable {
+        /// The nodes of the wave, sorted.
         public var nodes: [String]
         /// The failure domain of the wave, when a label is configured.
         public var domain: String?
@@ -18,13 +19,19 @@ public struct RolloutPlan: Sendable {
 
     /// A node that cannot pass even with every other node in service.
     public struct Blocked: Sendable, Equatable {
+        /// The node.
         public var node: String
+        /// The reason of its solo verdict.
         public var reason: FailureReason
+        /// The message of its solo verdict.
         public var message: String
     }
 
+    /// The waves, in order.
     public var waves: [Wave]
+    /// Nodes that never pass, by name.
     public var blocked: [Blocked]
+    /// The wave size limit used.
     public var maxNodesInMaintenance: Int
     /// Assumptions worth telling the operator (nodes assumed back from maintenance, …).
     public var notes: [String]

@@ -5,7 +5,9 @@ public struct Toleration: Sendable, Hashable {
 
     /// The taint key; empty with `Exists` tolerates every taint.
     public var key: String
+    /// `Equal` compares the value; `Exists` ignores it.
     public var `operator`: Operator
+    /// The value compared by `Equal`.
     public var value: String
     /// The effect tolerated; empty tolerates every effect.
     public var effect: String

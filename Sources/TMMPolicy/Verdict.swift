@@ -1,5 +1,6 @@
 /// The answer to one Node update.
 public struct Verdict: Sendable, Equatable {
+    /// Whether the update may proceed.
     public var allowed: Bool
     /// Why it was refused; nil when allowed.
     public var reason: FailureReason?
@@ -9,6 +10,7 @@ public struct Verdict: Sendable, Equatable {
     public var warnings: [String]
     /// The pods to annotate (for an exit: to clear).
     public var relatedPods: [PodRef]
+    /// What each rule found (for `check`).
     public var findings: Findings
 
     /// Creates a verdict.

@@ -209,6 +209,17 @@ private let rows: [EngineRow] = [
         #expect(b.podsOnNode == [PodRef(namespace: "kv", name: "etcd-0")])
     }
 
+    @Test(arguments: [
+        ("pdb kv/x app=etcd", "kv/x sets neither minAvailable nor maxUnavailable"),
+        ("pdb kv/x app=etcd min=lots", "kv/x has an invalid bound"),
+    ])
+    func badBudgetsWarn(budget: String, warning: String) throws {
+        let v = try Self.run(EngineRow(name: "", state: etcd + "; " + budget, expect: ""))
+        #expect(v.warnings == ["budget " + warning])
+        // An invalid bound requires every expected pod, so the entry is refused.
+        #expect(v.allowed == budget.hasSuffix("etcd"))
+    }
+
     @Test func exitListsThePodsToClear() {
         var state = Scenario.state("node n1; node n2; pod a/p n1; pod a/q n1; pod a/r n2")
         state.setAnnotation(namespace: "a", pod: "p", key: "emm-failure", value: "NotEnoughResources")
