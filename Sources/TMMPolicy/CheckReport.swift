@@ -35,9 +35,8 @@ public struct CheckReport: Sendable {
             return out.joined(separator: "\n") + "\n"
         }
         out.append("")
-        out.append(
-            "maintenance: \(f.nodesInMaintenance.count) other node(s) [\(f.nodesInMaintenance.joined(separator: ", "))], "
-                + "max \(f.maxNodesInMaintenance)")
+        let others = f.nodesInMaintenance.isEmpty ? "no other node" : f.nodesInMaintenance.joined(separator: ", ")
+        out.append("in maintenance or entering: \(others) (maxNodesInMaintenance \(f.maxNodesInMaintenance))")
         if let d = f.failureDomain {
             let conflicts = d.conflicts.keys.sorted().map { "\($0) (\(d.conflicts[$0]!))" }
             out.append(

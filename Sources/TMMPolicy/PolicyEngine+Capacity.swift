@@ -58,7 +58,7 @@ extension PolicyEngine {
     func lacking(_ need: Resources, eligible: [Resources], candidates: Int) -> String {
         if candidates == 0 { return "no other node is Ready, schedulable and out of maintenance" }
         if eligible.isEmpty {
-            return "no node it tolerates and selects among \(candidates) candidate(s)"
+            return "no other node matches its tolerations, nodeSelector and node affinity (\(candidates) candidate(s))"
         }
         var best = Resources(cpuMillis: .min, memoryBytes: .min, pods: .min)
         for f in eligible {
