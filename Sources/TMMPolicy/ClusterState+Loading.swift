@@ -33,8 +33,10 @@ extension ClusterState {
         let object = try RawObject(&scanner)
         try scanner.expectEnd()
         if let items = object.items {
-            let listKind = object.kind.map { $0.hasSuffix("List") ? String($0.dropLast(4)) : $0 }
+            // `PodList` items are Pods; a plain `List` names each item's kind (or we guess from its shape).
+            let listKind = object.kind.flatMap { $0.hasSuffix("List") && $0 != "List" ? String($0.dropLast(4)) : nil }
             var itemScanner = JSONScanner(items)
+            if try itemScanner.peekKind() == .null { return }
             try itemScanner.readArray { (s) throws(JSONError) in
                 try self.add(try RawObject(&s), defaultKind: listKind)
             }

@@ -76,6 +76,17 @@ import Testing
         #expect(b.maxUnavailable == .percent(25) && b.namespace == "x")
     }
 
+    @Test func guessesTheKindOfUntypedItems() throws {
+        let json = """
+            {"kind":"List","items":[{"metadata":{"name":"w"},"spec":{"taints":[]},"status":{"conditions":[{"type":"Ready","status":"True"}]}},
+              {"metadata":{"name":"p"},"spec":{"nodeName":"w","containers":[]}},
+              {"metadata":{"name":"b"},"spec":{"minAvailable":1,"selector":{}}}]}
+            """
+        let state = try ClusterState.load(from: [Array(json.utf8), Array(#"{"kind":"PodList","items":null}"#.utf8)])
+        #expect(state.nodeNames == ["w"] && state.podCount == 1 && state.budgetCount == 1)
+        #expect(state.disruptionBudgets.first?.selector == .everything)
+    }
+
     @Test(arguments: ["", "{", "{\"kind\":\"List\",\"items\":[{\"kind\":\"Pod\",\"spec\":{\"containers\":[{\"resources\":{\"requests\":{\"cpu\":\"lots\"}}}]}}]}"])
     func rejectsBadDocuments(text: String) {
         #expect(throws: PolicyError(.state, "")) { try ClusterState.load(from: [Array(text.utf8)]) }
