@@ -71,6 +71,13 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // Generates a large cluster and measures the policy engine (run in release).
+        .executableTarget(
+            name: "tmm-policy-bench",
+            dependencies: ["TMMPolicy", "TMMJSON"],
+            swiftSettings: strict
+        ),
+
         .testTarget(name: "TMMJSONTests", dependencies: ["TMMJSON"], swiftSettings: strict),
         .testTarget(
             name: "TMMPolicyTests",

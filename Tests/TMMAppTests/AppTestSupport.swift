@@ -54,7 +54,7 @@ func run(_ arguments: [String], input: Data = Data(), timeout: Double = 20) thro
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     process.arguments = arguments
     let outFile = NSTemporaryDirectory() + "tmm-out-\(UUID().uuidString)"
-    FileManager.default.createFile(atPath: outFile, contents: nil)
+    _ = FileManager.default.createFile(atPath: outFile, contents: nil)
     let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: outFile))
     process.standardOutput = handle
     process.standardError = handle

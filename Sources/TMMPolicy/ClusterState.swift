@@ -1,0 +1,273 @@
+/// A compact in-memory model of a cluster's nodes, pods and PodDisruptionBudgets, with the indexes the
+/// policy needs (pods by node, pods by namespace, the pods each budget selects).
+///
+/// A value type: copies share storage until one is mutated. Label keys and values and namespaces are
+/// interned; no JSON is retained. Only the annotations named in ``keptAnnotationKeys`` are kept.
+public struct ClusterState: Sendable {
+    var strings = StringTable()
+    var nodes: [NodeRecord] = []
+    var nodeIDs: [String: Int32] = [:]
+    var pods: [PodRecord] = []
+    var freePodSlots: [Int32] = []
+    var podIDs: [ObjectKey: Int32] = [:]
+    var podsByNamespace: [Int32: Set<Int32>] = [:]
+    var budgets: [BudgetRecord] = []
+    var budgetIDs: [ObjectKey: Int32] = [:]
+    var budgetsByNamespace: [Int32: [Int32]] = [:]
+    var profiles: [CompiledProfile] = []
+    var profileIDs: [SchedulingProfile: Int32] = [:]
+    var annotations: [Int32: [String: String]] = [:]
+    /// Present nodes with a `NoSchedule` taint valued `planned-downtime` or `drain` (any key): the only
+    /// nodes that can be in maintenance, whatever the policy's taint keys.
+    var maintenanceCandidates: Set<Int32> = []
+    /// Present nodes not Ready or tainted unreachable/not-ready.
+    var unhealthyNodes: Set<Int32> = []
+
+    /// Pod annotations kept when loading (the others, such as `last-applied-configuration`, are dropped).
+    public var keptAnnotationKeys: Set<String>
+
+    /// Annotation keys kept by default: both spellings of the failure annotation.
+    public static let defaultKeptAnnotationKeys: Set<String> = ["emm-failure", "appplatform.vmware.com/emm-failure"]
+
+    /// An empty state.
+    public init(keptAnnotationKeys: Set<String> = ClusterState.defaultKeptAnnotationKeys) {
+        self.keptAnnotationKeys = keptAnnotationKeys
+    }
+
+    struct ObjectKey: Hashable, Sendable {
+        var namespace: Int32
+        var name: String
+    }
+
+    // MARK: Counts and reads
+
+    /// Number of nodes present.
+    public var nodeCount: Int { nodeIDs.values.reduce(0) { $0 + (nodes[Int($1)].present ? 1 : 0) } }
+    /// Number of pods present.
+    public var podCount: Int { podIDs.count }
+    /// Number of budgets present.
+    public var budgetCount: Int { budgetIDs.count }
+
+    /// Names of the nodes present, sorted.
+    public var nodeNames: [String] { nodes.filter(\.present).map(\.name).sorted() }
+
+    /// The node called `name`, if present.
+    public func node(named name: String) -> Node? {
+        guard let id = nodeIDs[name], nodes[Int(id)].present else { return nil }
+        let r = nodes[Int(id)]
+        return Node(
+            name: r.name, labels: r.labels.dictionary(strings), taints: r.taints, unschedulable: r.unschedulable,
+            ready: r.ready, allocatable: r.allocatable)
+    }
+
+    /// The pod `namespace/name`, if present (annotations limited to the kept keys).
+    public func pod(namespace: String, name: String) -> Pod? {
+        guard let slot = podSlot(namespace: namespace, name: name) else { return nil }
+        return podValue(slot)
+    }
+
+    /// The pods bound to node `name`, sorted.
+    public func pods(onNode name: String) -> [PodRef] {
+        guard let id = nodeIDs[name] else { return [] }
+        return nodes[Int(id)].pods.map(podRef).sorted()
+    }
+
+    /// The budgets present, sorted by namespace and name.
+    public var disruptionBudgets: [DisruptionBudget] {
+        budgets.filter(\.present).map(\.source).sorted { ($0.namespace, $0.name) < ($1.namespace, $1.name) }
+    }
+
+    /// The annotation `key` of pod `namespace/name`, when kept.
+    public func annotation(namespace: String, pod: String, key: String) -> String? {
+        guard let slot = podSlot(namespace: namespace, name: pod) else { return nil }
+        return annotations[slot]?[key]
+    }
+
+    func podSlot(namespace: String, name: String) -> Int32? {
+        let ns = strings.lookup(namespace)
+        guard ns >= 0 else { return nil }
+        return podIDs[ObjectKey(namespace: ns, name: name)]
+    }
+
+    func podRef(_ slot: Int32) -> PodRef {
+        let p = pods[Int(slot)]
+        return PodRef(namespace: strings[p.namespace], name: p.name)
+    }
+
+    func podValue(_ slot: Int32) -> Pod {
+        let r = pods[Int(slot)]
+        let profile = profiles[Int(r.profile)].source
+        var selector: [String: String] = [:]
+        for req in profile.nodeSelector { selector[req.key] = req.values.first ?? "" }
+        return Pod(
+            namespace: strings[r.namespace], name: r.name, nodeName: r.node >= 0 ? nodes[Int(r.node)].name : nil,
+            labels: r.labels.dictionary(strings), annotations: annotations[slot] ?? [:], phase: r.phase,
+            ready: r.ready, requests: r.requests, daemonSetOwned: r.daemonSetOwned, mirror: r.mirror,
+            tolerations: profile.tolerations, nodeSelector: selector, requiredNodeAffinity: profile.affinity)
+    }
+
+    // MARK: Mutation
+
+    mutating func nodeID(_ name: String) -> Int32 {
+        if let id = nodeIDs[name] { return id }
+        let id = Int32(nodes.count)
+        nodes.append(NodeRecord(name: name))
+        nodeIDs[name] = id
+        return id
+    }
+
+    /// Adds or replaces a node.
+    public mutating func upsert(node: Node) {
+        let id = Int(nodeID(node.name))
+        nodes[id].present = true
+        nodes[id].labels = LabelSet(node.labels, table: &strings)
+        nodes[id].taints = node.taints
+        nodes[id].unschedulable = node.unschedulable
+        nodes[id].ready = node.ready
+        nodes[id].allocatable = node.allocatable
+        refreshStatus(Int32(id))
+    }
+
+    /// Keeps ``maintenanceCandidates`` and ``unhealthyNodes`` in step with node `id`.
+    mutating func refreshStatus(_ id: Int32) {
+        let n = nodes[Int(id)]
+        let candidate =
+            n.present
+            && n.taints.contains { $0.effect == "NoSchedule" && MaintenanceLevel(rawValue: $0.value) != nil }
+        if candidate { maintenanceCandidates.insert(id) } else { maintenanceCandidates.remove(id) }
+        let unhealthy =
+            n.present && (!n.ready || n.taints.contains { PolicyEngine.unhealthyTaintKeys.contains($0.key) })
+        if unhealthy { unhealthyNodes.insert(id) } else { unhealthyNodes.remove(id) }
+    }
+
+    /// Removes the maintenance taints (for `taintKeys`) of every node; returns the nodes changed.
+    mutating func clearMaintenance(taintKeys: [String]) -> [String] {
+        var changed: [String] = []
+        for id in maintenanceCandidates
+        where MaintenanceLevel.of(nodes[Int(id)].taints, taintKeys: taintKeys) != nil {
+            changed.append(nodes[Int(id)].name)
+            nodes[Int(id)].taints.removeAll {
+                taintKeys.contains($0.key) && $0.effect == "NoSchedule" && MaintenanceLevel(rawValue: $0.value) != nil
+            }
+            refreshStatus(id)
+        }
+        return changed.sorted()
+    }
+
+    /// Removes a node (its pods stay, bound to a node that is now unknown and counted as down).
+    public mutating func remove(node name: String) {
+        guard let id = nodeIDs[name] else { return }
+        nodes[Int(id)].present = false
+        refreshStatus(id)
+    }
+
+    /// Adds or replaces a pod, updating the node usage and the budgets' pod sets.
+    public mutating func upsert(pod: Pod) {
+        let ns = strings.intern(pod.namespace)
+        let key = ObjectKey(namespace: ns, name: pod.name)
+        if let old = podIDs[key] { detach(old) }
+        let profileKey = SchedulingProfile(pod)
+        let profile: Int32
+        if let p = profileIDs[profileKey] {
+            profile = p
+        } else {
+            profile = Int32(profiles.count)
+            profiles.append(CompiledProfile(profileKey, table: &strings))
+            profileIDs[profileKey] = profile
+        }
+        let record = PodRecord(
+            name: pod.name, namespace: ns, node: pod.nodeName.map { nodeID($0) } ?? -1,
+            labels: LabelSet(pod.labels, table: &strings),
+            requests: Resources(cpuMillis: pod.requests.cpuMillis, memoryBytes: pod.requests.memoryBytes, pods: 1), profile: profile,
+            phase: pod.phase, ready: pod.ready, daemonSetOwned: pod.daemonSetOwned, mirror: pod.mirror,
+            present: true)
+        let slot: Int32
+        if let free = podIDs[key] ?? freePodSlots.popLast() {
+            slot = free
+            pods[Int(slot)] = record
+        } else {
+            slot = Int32(pods.count)
+            pods.append(record)
+        }
+        podIDs[key] = slot
+        let kept = pod.annotations.filter { keptAnnotationKeys.contains($0.key) }
+        annotations[slot] = kept.isEmpty ? nil : kept
+        attach(slot)
+    }
+
+    /// Removes pod `namespace/name`.
+    public mutating func remove(namespace: String, pod name: String) {
+        guard let slot = podSlot(namespace: namespace, name: name) else { return }
+        detach(slot)
+        podIDs[ObjectKey(namespace: pods[Int(slot)].namespace, name: name)] = nil
+        pods[Int(slot)].present = false
+        pods[Int(slot)].labels = LabelSet()
+        annotations[slot] = nil
+        freePodSlots.append(slot)
+    }
+
+    /// Sets (or, with `nil`, removes) annotation `key` of pod `namespace/name`. Returns false when the
+    /// pod is unknown. The key is kept from now on.
+    @discardableResult
+    public mutating func setAnnotation(namespace: String, pod name: String, key: String, value: String?) -> Bool {
+        guard let slot = podSlot(namespace: namespace, name: name) else { return false }
+        keptAnnotationKeys.insert(key)
+        var a = annotations[slot] ?? [:]
+        a[key] = value
+        annotations[slot] = a.isEmpty ? nil : a
+        return true
+    }
+
+    /// Adds or replaces a budget and recomputes the pods it selects.
+    public mutating func upsert(budget: DisruptionBudget) {
+        let ns = strings.intern(budget.namespace)
+        let key = ObjectKey(namespace: ns, name: budget.name)
+        var record = BudgetRecord(
+            source: budget, namespace: ns, selector: budget.selector.map { CompiledSelector($0, table: &strings) })
+        if let selector = record.selector {
+            for slot in podsByNamespace[ns] ?? [] where selector.matches(pods[Int(slot)].labels, strings) {
+                record.pods.insert(slot)
+            }
+        }
+        if let id = budgetIDs[key] {
+            budgets[Int(id)] = record
+        } else {
+            let id = Int32(budgets.count)
+            budgets.append(record)
+            budgetIDs[key] = id
+            budgetsByNamespace[ns, default: []].append(id)
+        }
+    }
+
+    /// Removes budget `namespace/name`.
+    public mutating func remove(namespace: String, budget name: String) {
+        let ns = strings.lookup(namespace)
+        guard ns >= 0, let id = budgetIDs[ObjectKey(namespace: ns, name: name)] else { return }
+        budgetIDs[ObjectKey(namespace: ns, name: name)] = nil
+        budgetsByNamespace[ns]?.removeAll { $0 == id }
+        budgets[Int(id)].present = false
+        budgets[Int(id)].pods = []
+    }
+
+    private mutating func attach(_ slot: Int32) {
+        let p = pods[Int(slot)]
+        if p.node >= 0 {
+            nodes[Int(p.node)].pods.insert(slot)
+            if !p.isTerminal { nodes[Int(p.node)].used = nodes[Int(p.node)].used + p.requests }
+        }
+        podsByNamespace[p.namespace, default: []].insert(slot)
+        for b in budgetsByNamespace[p.namespace] ?? [] {
+            if let s = budgets[Int(b)].selector, s.matches(p.labels, strings) { budgets[Int(b)].pods.insert(slot) }
+        }
+    }
+
+    private mutating func detach(_ slot: Int32) {
+        let p = pods[Int(slot)]
+        if p.node >= 0 {
+            nodes[Int(p.node)].pods.remove(slot)
+            if !p.isTerminal { nodes[Int(p.node)].used = nodes[Int(p.node)].used - p.requests }
+        }
+        podsByNamespace[p.namespace]?.remove(slot)
+        for b in budgetsByNamespace[p.namespace] ?? [] { budgets[Int(b)].pods.remove(slot) }
+    }
+}
