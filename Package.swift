@@ -64,7 +64,7 @@ let package = Package(
         .executableTarget(
             name: "tmm-webhook",
             dependencies: [
-                "TMMApp",
+                "TMMApp", "TMMPolicy", "TMMTransport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -2,13 +2,15 @@ import ArgumentParser
 import Glibc
 import Logging
 import TMMApp
+import TMMPolicy
+import TMMTransport
 
 @main
 struct TMMWebhook: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tmm-webhook",
         abstract: "A Kubernetes admission webhook that refuses unsafe Temporary Maintenance Mode entries.",
-        subcommands: [Serve.self, Certs.self],
+        subcommands: [Serve.self, Check.self, Review.self, Plan.self, Certs.self],
         defaultSubcommand: nil
     )
 }
@@ -93,6 +95,12 @@ struct Serve: ParsableCommand {
     @Option(help: "Event-loop threads (default: one per CPU) (env TMM_EVENT_LOOPS).")
     var eventLoops: Int?
 
+    @Option(help: "Decide from this cluster snapshot (kubectl get nodes,pods,pdb -A -o json); repeatable (env TMM_STATE, comma-separated).")
+    var state: [String] = []
+
+    @Option(help: "Policy YAML; every key optional (env TMM_CONFIG).")
+    var config: String?
+
     @OptionGroup var logging: LoggingOptions
 
     func run() throws {
@@ -109,6 +117,8 @@ struct Serve: ParsableCommand {
         options.shutdownGrace = try seconds("--shutdown-grace", shutdownGrace)
         options.certificateCheckInterval = try seconds("--cert-check-interval", max(0.1, certCheckInterval))
         options.eventLoops = eventLoops ?? env("TMM_EVENT_LOOPS").flatMap { Int($0) }
+        options.statePaths = state.isEmpty ? (env("TMM_STATE")?.split(separator: ",").map(String.init) ?? []) : state
+        options.configPath = config ?? env("TMM_CONFIG")
         do {
             try WebhookServer.run(options, logger: logger)
         } catch let error as WebhookServer.StartupError {
@@ -158,5 +168,98 @@ enum FileHandleStderr {
     static func write(_ text: String) {
         var bytes = Array(text.utf8)
         _ = Glibc.write(2, &bytes, bytes.count)
+    }
+}
+
+/// Options shared by the offline commands.
+struct StateOptions: ParsableArguments {
+    @Option(help: "Cluster state: kubectl get nodes,pods,pdb -A -o json output, or list bodies; repeatable.")
+    var state: [String] = []
+
+    @Option(help: "Policy YAML (defaults when omitted).")
+    var config: String?
+
+    func load() throws -> (ClusterState, PolicyConfig) {
+        guard !state.isEmpty else { throw ValidationError("--state FILE is required") }
+        return (try loadState(state), try loadPolicy(config))
+    }
+}
+
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case text, json
+}
+
+/// Runs `body`, turning startup errors into exit code 2 with the message on standard error.
+func exitingOnError<T>(_ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let error as WebhookServer.StartupError {
+        FileHandleStderr.write("tmm-webhook: \(error.description)\n")
+        throw ExitCode(2)
+    }
+}
+
+struct Check: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Would NODE be allowed to enter maintenance now, and why. Exit 0 allowed, 1 denied, 2 error.")
+
+    @Argument(help: "The node to check.")
+    var node: String
+
+    @OptionGroup var stateOptions: StateOptions
+
+    @Option(help: "text or json.")
+    var output: OutputFormat = .text
+
+    func run() throws {
+        let (state, config) = try exitingOnError { try stateOptions.load() }
+        let report = CheckReport.make(node: node, state: state, engine: PolicyEngine(config: config))
+        print(output == .json ? report.json : report.text)
+        if report.exitCode != 0 { throw ExitCode(report.exitCode) }
+    }
+}
+
+struct Review: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print the AdmissionReview response the server would give to a request (FILE or - for stdin).")
+
+    @Argument(help: "An AdmissionReview request (JSON); - reads standard input.")
+    var file: String = "-"
+
+    @OptionGroup var stateOptions: StateOptions
+
+    func run() throws {
+        let (state, config) = try exitingOnError { try stateOptions.load() }
+        let body: [UInt8]
+        if file == "-" {
+            var bytes: [UInt8] = []
+            while let line = readLine(strippingNewline: false) { bytes += Array(line.utf8) }
+            body = bytes
+        } else {
+            body = try exitingOnError {
+                do { return try readFile(file) } catch { throw WebhookServer.StartupError("\(error)") }
+            }
+        }
+        var logger = Logger(label: "tmm-webhook")
+        logger.logLevel = .error
+        let (status, response) = OfflineReview.review(body: body, state: state, config: config, logger: logger)
+        print(String(decoding: response, as: UTF8.self), terminator: "")
+        if status != 200 { throw ExitCode(2) }
+    }
+}
+
+struct Plan: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "A safe rolling order for taking every node through maintenance, in waves of at most maxNodesInMaintenance.")
+
+    @OptionGroup var stateOptions: StateOptions
+
+    @Option(help: "text or json.")
+    var output: OutputFormat = .text
+
+    func run() throws {
+        let (state, config) = try exitingOnError { try stateOptions.load() }
+        let plan = RolloutPlan.make(state: state, engine: PolicyEngine(config: config))
+        print(output == .json ? plan.json : plan.text)
     }
 }

@@ -1,0 +1,25 @@
+import Dispatch
+public import Logging
+import TMMAdmission
+public import TMMPolicy
+import Synchronization
+
+/// `tmm-webhook review`: the AdmissionReview answer the server would give, from a snapshot.
+public enum OfflineReview {
+    /// The HTTP status and JSON body for `body`, decided against `state` (nil: state unknown).
+    public static func review(body: [UInt8], state: ClusterState?, config: PolicyConfig, logger: Logger) -> (status: Int, body: [UInt8]) {
+        let decider = SnapshotEntryDecider(
+            config: config, state: state, unknownReason: "no cluster state was given (--state FILE)", logger: logger)
+        let reviewer = AdmissionReviewer(taintKeys: config.taintKeys, decider: decider, logger: logger)
+        let answer = Mutex<(Int, [UInt8])?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        body.withUnsafeBytes { buffer in
+            reviewer.review(buffer, now: 0, deadline: .max) { result in
+                answer.withLock { $0 = (result.status, result.body) }
+                done.signal()
+            }
+        }
+        done.wait()
+        return answer.withLock { $0! }
+    }
+}

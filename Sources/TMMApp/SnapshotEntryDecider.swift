@@ -1,0 +1,124 @@
+import Dispatch
+import Logging
+import Synchronization
+import TMMAdmission
+import TMMPolicy
+
+/// Decides entries from an in-memory cluster state: a snapshot loaded with `--state`, or none at all
+/// (then every entry is a `GenericFailure` under `failClosed`).
+///
+/// Entries are decided one at a time on a serial queue, so two entries arriving together cannot both
+/// take the last maintenance slot. An admitted entry taints the node in the in-memory state, an exit
+/// removes the taint; annotations are applied to the in-memory pods and logged (there is no API server
+/// to patch in this mode).
+final class SnapshotEntryDecider: EntryDecider {
+    private let engine: PolicyEngine
+    private let config: PolicyConfig
+    private let state: Mutex<ClusterState?>
+    private let unknownReason: String
+    private let queue = DispatchQueue(label: "tmm-webhook.entries")
+    private let logger: Logger
+
+    init(config: PolicyConfig, state: ClusterState?, unknownReason: String, logger: Logger) {
+        self.engine = PolicyEngine(config: config)
+        self.config = config
+        self.state = Mutex(state)
+        self.unknownReason = unknownReason
+        self.logger = logger
+    }
+
+    func decide(_ entry: EntryRequest, completion: @escaping @Sendable (AdmissionDecision) -> Void) {
+        queue.async { [self] in
+            completion(decideNow(entry))
+        }
+    }
+
+    /// Decides synchronously (on the caller's thread); used by the queue and by `tmm-webhook review`.
+    func decideNow(_ entry: EntryRequest) -> AdmissionDecision {
+        let request = entry.request
+        return state.withLock { state -> AdmissionDecision in
+            let view: StateView = state.map { .known($0) } ?? .unknown(reason: unknownReason)
+            let verdict = engine.decide(DecisionInput(node: request.name, transition: entry.transition, state: view))
+            let outcome = EntryOutcome(verdict: verdict, config: config, dryRun: request.dryRun)
+            guard !request.dryRun, var current = state else { return outcome.decision }
+            if outcome.annotate, let reason = verdict.reason {
+                var count = 0
+                for pod in verdict.relatedPods
+                where current.setAnnotation(namespace: pod.namespace, pod: pod.name, key: config.annotationKey, value: reason.rawValue) {
+                    count += 1
+                }
+                logger.notice(
+                    "annotated pods (in memory: no API server in snapshot mode)",
+                    metadata: [
+                        "node": "\(request.name)", "annotation": "\(config.annotationKey)=\(reason.rawValue)",
+                        "pods": "\(verdict.relatedPods.map(\.description).joined(separator: ","))", "count": "\(count)",
+                    ])
+            }
+            if outcome.decision.allowed {
+                // The node is in maintenance now: later entries count it, and old failures on its pods go.
+                clearAnnotations(onNode: request.name, in: &current, why: "entry admitted")
+                if var node = current.node(named: request.name) {
+                    node.taints = request.newTaints
+                    current.upsert(node: node)
+                }
+            }
+            state = current
+            return outcome.decision
+        }
+    }
+
+    func exited(_ request: AdmissionRequest) {
+        queue.async { [self] in
+            state.withLock { state in
+                guard var current = state else { return }
+                clearAnnotations(onNode: request.name, in: &current, why: "node left maintenance")
+                if var node = current.node(named: request.name) {
+                    node.taints = request.newTaints
+                    current.upsert(node: node)
+                }
+                state = current
+            }
+        }
+    }
+
+    private func clearAnnotations(onNode node: String, in state: inout ClusterState, why: String) {
+        let pods = engine.podsToClear(onNode: node, state: state)
+        guard !pods.isEmpty else { return }
+        for pod in pods { _ = state.setAnnotation(namespace: pod.namespace, pod: pod.name, key: config.annotationKey, value: nil) }
+        logger.notice(
+            "removed annotations (in memory)",
+            metadata: ["node": "\(node)", "annotation": "\(config.annotationKey)", "pods": "\(pods.map(\.description).joined(separator: ","))", "why": "\(why)"])
+    }
+}
+
+/// What the server does with a verdict, by policy mode.
+struct EntryOutcome {
+    var decision: AdmissionDecision
+    /// Whether the related pods get the failure annotation.
+    var annotate: Bool
+
+    init(verdict: Verdict, config: PolicyConfig, dryRun: Bool) {
+        let reason = verdict.reason?.rawValue ?? ""
+        var audit: [(String, String)] = [("verdict", verdict.allowed ? "allowed" : reason)]
+        if dryRun { audit.append(("dry-run", "true")) }
+        switch (config.mode, verdict.allowed) {
+        case (_, true):
+            decision = AdmissionDecision(allowed: true, warnings: verdict.warnings, auditAnnotations: audit)
+            annotate = false
+        case (.enforce, false):
+            decision = AdmissionDecision(allowed: false, message: verdict.message, warnings: verdict.warnings, auditAnnotations: audit)
+            annotate = true
+        case (.annotate, false):
+            decision = AdmissionDecision(
+                allowed: true, warnings: ["annotate mode: allowed, but \(verdict.message)"] + verdict.warnings,
+                auditAnnotations: audit)
+            annotate = true
+        case (.audit, false):
+            decision = AdmissionDecision(
+                allowed: true, warnings: ["audit mode: would deny: \(verdict.message)"] + verdict.warnings,
+                auditAnnotations: audit)
+            annotate = false
+        }
+        if dryRun { annotate = false }
+    }
+}
