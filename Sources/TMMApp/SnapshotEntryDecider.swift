@@ -15,6 +15,9 @@ final class SnapshotEntryDecider: EntryDecider {
     private let engine: PolicyEngine
     private let config: PolicyConfig
     private let state: Mutex<ClusterState?>
+
+    /// The current in-memory state (for tests and diagnostics).
+    var snapshot: ClusterState? { state.withLock { $0 } }
     private let unknownReason: String
     private let queue = DispatchQueue(label: "tmm-webhook.entries")
     private let logger: Logger
@@ -41,6 +44,15 @@ final class SnapshotEntryDecider: EntryDecider {
             let verdict = engine.decide(DecisionInput(node: request.name, transition: entry.transition, state: view))
             let outcome = EntryOutcome(verdict: verdict, config: config, dryRun: request.dryRun)
             guard !request.dryRun, var current = state else { return outcome.decision }
+            if outcome.decision.allowed {
+                // The node is in maintenance now: later entries count it, and old failures on its pods go
+                // (before this entry's own annotations, in annotate mode, are written).
+                clearAnnotations(onNode: request.name, in: &current, why: "entry admitted")
+                if var node = current.node(named: request.name) {
+                    node.taints = request.newTaints
+                    current.upsert(node: node)
+                }
+            }
             if outcome.annotate, let reason = verdict.reason {
                 var count = 0
                 for pod in verdict.relatedPods
@@ -54,21 +66,18 @@ final class SnapshotEntryDecider: EntryDecider {
                         "pods": "\(verdict.relatedPods.map(\.description).joined(separator: ","))", "count": "\(count)",
                     ])
             }
-            if outcome.decision.allowed {
-                // The node is in maintenance now: later entries count it, and old failures on its pods go.
-                clearAnnotations(onNode: request.name, in: &current, why: "entry admitted")
-                if var node = current.node(named: request.name) {
-                    node.taints = request.newTaints
-                    current.upsert(node: node)
-                }
-            }
             state = current
             return outcome.decision
         }
     }
 
     func exited(_ request: AdmissionRequest) {
-        queue.async { [self] in
+        queue.async { [self] in exitNow(request) }
+    }
+
+    /// Applies an exit synchronously: the node's taint goes, and so do its pods' failure annotations.
+    func exitNow(_ request: AdmissionRequest) {
+        do {
             state.withLock { state in
                 guard var current = state else { return }
                 clearAnnotations(onNode: request.name, in: &current, why: "node left maintenance")

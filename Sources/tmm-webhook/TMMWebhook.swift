@@ -13,6 +13,23 @@ struct TMMWebhook: ParsableCommand {
         subcommands: [Serve.self, Check.self, Review.self, Plan.self, Certs.self],
         defaultSubcommand: nil
     )
+
+    /// Like ParsableCommand's, except that usage errors exit 2 (not 64): `check` promises 0 allowed,
+    /// 1 denied, 2 error, and scripts can rely on that for every command.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success || code.rawValue == 1 || error is ExitCode {
+                exit(withError: error)
+            }
+            let message = fullMessage(for: error)
+            if !message.isEmpty { FileHandleStderr.write(message + "\n") }
+            Glibc.exit(2)
+        }
+    }
 }
 
 /// Options shared by commands that log.
@@ -180,7 +197,9 @@ struct StateOptions: ParsableArguments {
     var config: String?
 
     func load() throws -> (ClusterState, PolicyConfig) {
-        guard !state.isEmpty else { throw ValidationError("--state FILE is required") }
+        guard !state.isEmpty else {
+            throw WebhookServer.StartupError("--state FILE is required (e.g. kubectl get nodes,pods,pdb -A -o json > state.json)")
+        }
         return (try loadState(state), try loadPolicy(config))
     }
 }

@@ -136,4 +136,78 @@ import TMMTransport
         #expect(process.terminationReason == .exit)
         #expect(process.terminationStatus == 0)
     }
+
+    /// The README's quick start, as written: the sample cluster and the sample requests over curl.
+    @Test func quickStartSamplesGiveTheDocumentedAnswers() throws {
+        let work = NSTemporaryDirectory() + "tmm-qs-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        let port = 20000 + Int.random(in: 0..<20000)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try webhookExecutable())
+        process.arguments = ["serve", "--listen", "127.0.0.1:\(port)", "--state", packageRoot + "/samples/cluster.json"]
+        process.currentDirectoryURL = URL(fileURLWithPath: work)
+        process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+        let ca = work + "/certs/ca.crt"
+        var ready = false
+        for _ in 0..<100 where !ready {
+            usleep(100_000)
+            ready = (try run(["curl", "-s", "--cacert", ca, "https://localhost:\(port)/readyz"])).output == "ok\n"
+        }
+        try #require(ready)
+        func post(_ sample: String) throws -> (String, JSON?) {
+            let r = try run([
+                "curl", "-s", "-w", "\n%{http_code}", "--cacert", ca, "-H", "Content-Type: application/json",
+                "--data-binary", "@" + packageRoot + "/samples/\(sample)", "https://localhost:\(port)/validate",
+            ])
+            let parts = r.output.split(separator: "\n")
+            return (parts.last.map(String.init) ?? "", parts.count > 1 ? try? JSON.parse(String(parts[0])) : nil)
+        }
+        let (_, denied) = try post("enter-denied.json")
+        #expect(denied?["response"]?["allowed"]?.bool == false)
+        #expect(denied?["response"]?["status"]?["message"]?.string?.hasPrefix("TooManyExistingFailures: ") == true)
+        let (_, dry) = try post("enter-dryrun.json")
+        #expect(dry?["response"]?["allowed"]?.bool == false)
+        let (_, allowed) = try post("enter.json")
+        #expect(allowed?["response"]?["allowed"]?.bool == true)
+        let (_, exit) = try post("exit.json")
+        #expect(exit?["response"]?["allowed"]?.bool == true)
+        let (_, label) = try post("label.json")
+        #expect(label?["response"]?["allowed"]?.bool == true)
+        let (status, _) = try post("malformed.json")
+        #expect(status == "400")
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+    }
+
+    @Test(arguments: [
+        (["check", "worker-1"], Int32(0), "ALLOWED worker-1"),
+        (["check", "worker-3"], 1, "TooManyExistingFailures"),
+        (["check", "worker-5", "--output", "json"], 1, "\"reason\":\"NotEnoughResources\""),
+        (["check", "no-such-node"], 1, "GenericFailure"),
+        (["plan"], 0, "wave 1"),
+        (["review", "SAMPLES/enter-denied.json"], 0, "\"allowed\":false"),
+        (["review", "SAMPLES/malformed.json"], 2, "has no uid"),
+    ])
+    func offlineCommands(arguments: [String], status: Int32, output: String) throws {
+        let args = arguments.map { $0.replacingOccurrences(of: "SAMPLES", with: packageRoot + "/samples") }
+        let result = try run([try webhookExecutable()] + args + ["--state", packageRoot + "/samples/cluster.json"])
+        #expect(result.status == status, "\(result.output)")
+        #expect(result.output.contains(output), "\(result.output)")
+    }
+
+    @Test func offlineCommandErrorsExit2() throws {
+        let noState = try run([try webhookExecutable(), "check", "worker-1"])
+        #expect(noState.status == 2)
+        #expect(noState.output.contains("--state FILE is required"))
+        let badPolicy = NSTemporaryDirectory() + "tmm-policy-\(UUID().uuidString).yaml"
+        try "mode: enforce\nmaxNodesInMaintenence: 2\n".write(toFile: badPolicy, atomically: true, encoding: .utf8)
+        let bad = try run([try webhookExecutable(), "check", "worker-1", "--state", packageRoot + "/samples/cluster.json", "--config", badPolicy])
+        #expect(bad.status == 2)
+        #expect(bad.output.contains("maxNodesInMaintenence"), "\(bad.output)")
+        #expect(bad.output.contains("line 2"), "\(bad.output)")
+    }
 }
