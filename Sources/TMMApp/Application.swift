@@ -9,21 +9,23 @@ struct Application {
     var readyAtStart: Bool
     var stateDescription: String
 
-    static func make(options: ServeOptions, readiness: Readiness, logger: Logger) throws -> Application {
+    static func make(options: ServeOptions, readiness: Readiness, metrics: WebhookMetrics, logger: Logger) throws -> Application {
         let config = try loadPolicy(options.configPath)
         let decider: SnapshotEntryDecider
         let description: String
         if options.statePaths.isEmpty {
             let reason = "no cluster state is configured (start with --state FILE, or in a cluster)"
-            decider = SnapshotEntryDecider(config: config, state: nil, unknownReason: reason, logger: logger)
+            decider = SnapshotEntryDecider(config: config, state: nil, unknownReason: reason, logger: logger, metrics: metrics)
             description = "none: entries are decided as unknown state (\(config.failClosed ? "denied, GenericFailure" : "allowed, failClosed: false"))"
             logger.warning("\(reason); entries will be \(config.failClosed ? "denied with GenericFailure" : "allowed")")
         } else {
             let state = try loadState(options.statePaths)
-            decider = SnapshotEntryDecider(config: config, state: state, unknownReason: "", logger: logger)
+            decider = SnapshotEntryDecider(config: config, state: state, unknownReason: "", logger: logger, metrics: metrics)
             description = "snapshot \(options.statePaths.joined(separator: ",")) (\(state.nodeCount) nodes, \(state.podCount) pods, \(state.budgetCount) budgets)"
         }
-        let reviewer = AdmissionReviewer(taintKeys: config.taintKeys, decider: decider, logger: logger)
+        let reviewer = AdmissionReviewer(taintKeys: config.taintKeys, decider: decider, logger: logger) {
+            metrics.decided(transition: $0, allowed: $1, reason: $2)
+        }
         return Application(reviewer: reviewer, readyAtStart: true, stateDescription: description)
     }
 }

@@ -22,7 +22,10 @@ final class SnapshotEntryDecider: EntryDecider {
     private let queue = DispatchQueue(label: "tmm-webhook.entries")
     private let logger: Logger
 
-    init(config: PolicyConfig, state: ClusterState?, unknownReason: String, logger: Logger) {
+    private let metrics: WebhookMetrics?
+
+    init(config: PolicyConfig, state: ClusterState?, unknownReason: String, logger: Logger, metrics: WebhookMetrics? = nil) {
+        self.metrics = metrics
         self.engine = PolicyEngine(config: config)
         self.config = config
         self.state = Mutex(state)
@@ -59,6 +62,7 @@ final class SnapshotEntryDecider: EntryDecider {
                 where current.setAnnotation(namespace: pod.namespace, pod: pod.name, key: config.annotationKey, value: reason.rawValue) {
                     count += 1
                 }
+                metrics?.annotationPatched(outcome: "applied", count: count)
                 logger.notice(
                     "annotated pods (in memory: no API server in snapshot mode)",
                     metadata: [
@@ -94,6 +98,7 @@ final class SnapshotEntryDecider: EntryDecider {
         let pods = engine.podsToClear(onNode: node, state: state)
         guard !pods.isEmpty else { return }
         for pod in pods { _ = state.setAnnotation(namespace: pod.namespace, pod: pod.name, key: config.annotationKey, value: nil) }
+        metrics?.annotationPatched(outcome: "removed", count: pods.count)
         logger.notice(
             "removed annotations (in memory)",
             metadata: ["node": "\(node)", "annotation": "\(config.annotationKey)", "pods": "\(pods.map(\.description).joined(separator: ","))", "why": "\(why)"])

@@ -35,9 +35,17 @@ public enum WebhookServer {
             throw StartupError("cannot load the TLS certificate \(files.certificate) and key \(files.key): \(error)")
         }
         let source = TLSContextSource(context)
+        let metrics = WebhookMetrics()
+        metrics.certificateLoaded(notAfter: context.certificateNotAfter, success: true, initial: true)
         let reloader = CertificateReloader(
             files: files, source: source, initialContents: contents, interval: options.certificateCheckInterval,
-            logger: logger)
+            logger: logger
+        ) { event in
+            switch event {
+            case .reloaded(let context): metrics.certificateLoaded(notAfter: context.certificateNotAfter, success: true)
+            case .failed: metrics.certificateLoaded(notAfter: nil, success: false)
+            }
+        }
 
         var configuration = HTTPServerConfiguration(host: host, port: port)
         configuration.maxHeaderBytes = options.maxHeaderBytes
@@ -49,11 +57,12 @@ public enum WebhookServer {
         if let loops = options.eventLoops { configuration.eventLoopCount = loops }
 
         let readiness = Readiness()
-        let app = try Application.make(options: options, readiness: readiness, logger: logger)
-        let handler = WebhookHandler(reviewer: app.reviewer, readiness: readiness, metrics: nil)
+        let app = try Application.make(options: options, readiness: readiness, metrics: metrics, logger: logger)
+        let handler = WebhookHandler(reviewer: app.reviewer, readiness: readiness, metrics: { metrics.render() })
         let server: HTTPServer
         do {
-            server = try HTTPServer(configuration: configuration, tls: source, handler: handler, logger: logger)
+            server = try HTTPServer(
+                configuration: configuration, tls: source, handler: handler, observer: metrics, logger: logger)
         } catch {
             throw StartupError("\(error)")
         }

@@ -30,6 +30,8 @@ final class Connection {
     /// True while `output` holds a final response (not just `100 Continue`).
     var writingFinalResponse = false
     var closeAfterWrite = false
+    /// True between `requestStarted` and the matching `responded` (for the in-flight gauge).
+    var handlerActive = false
     var sentContinue = false
 
     /// When the current phase times out (monotonic ns).

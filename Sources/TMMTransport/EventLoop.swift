@@ -330,6 +330,8 @@ final class EventLoop: @unchecked Sendable {
         connection.requestPath = request.path
         connection.requestMethod = request.method[...]
         connection.state = .processing
+        connection.handlerActive = true
+        observer.requestStarted(path: connection.requestPath)
         inlineConnection = connection
         handler.handle(request, responder: HTTPResponder(loop: self, connectionID: connection.id, fd: connection.fd))
         inlineConnection = nil
@@ -354,6 +356,10 @@ final class EventLoop: @unchecked Sendable {
     }
 
     private func send(_ response: HTTPResponse, on connection: Connection) {
+        if connection.handlerActive {
+            connection.handlerActive = false
+            observer.requestFinished(path: connection.requestPath)
+        }
         let keepAlive = (connection.head?.keepAlive ?? false) && !response.closeConnection && !draining
         connection.closeAfterWrite = !keepAlive
         response.serialize(keepAlive: keepAlive, into: &connection.output)
@@ -439,6 +445,11 @@ final class EventLoop: @unchecked Sendable {
 
     private func closeConnection(_ connection: Connection, reason: String) {
         guard connections.removeValue(forKey: connection.fd) != nil else { return }
+        if connection.handlerActive {
+            // Closed (shutdown past its grace period) while a handler still had the request.
+            connection.handlerActive = false
+            observer.requestFinished(path: connection.requestPath)
+        }
         epoll_ctl(epfd, EPOLL_CTL_DEL, connection.fd, nil)
         if connection.state != .handshaking { connection.tls.shutdown() }
         close(connection.fd)

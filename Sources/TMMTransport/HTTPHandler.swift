@@ -17,6 +17,10 @@ public struct HTTPResponder: Sendable {
 
 /// Observes what the server does, for metrics. Called on server threads; must be cheap and thread-safe.
 public protocol HTTPServerObserver: Sendable {
+    /// A complete request is about to be handled.
+    func requestStarted(path: Substring)
+    /// The handler's answer for a started request was taken (or the connection closed before it came).
+    func requestFinished(path: Substring)
     /// A response was written (or failed to be) for a request to `path`.
     func responded(path: Substring, method: Substring, status: Int, durationNanoseconds: UInt64)
     /// A connection was accepted (+1) or closed (-1).
@@ -26,6 +30,8 @@ public protocol HTTPServerObserver: Sendable {
 }
 
 extension HTTPServerObserver {
+    public func requestStarted(path: Substring) {}
+    public func requestFinished(path: Substring) {}
     public func responded(path: Substring, method: Substring, status: Int, durationNanoseconds: UInt64) {}
     public func connectionsChanged(by delta: Int) {}
     public func handshakeFailed(reason: String) {}
