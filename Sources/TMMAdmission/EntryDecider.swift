@@ -25,17 +25,3 @@ public protocol EntryDecider: Sendable {
 extension EntryDecider {
     public func exited(_ request: AdmissionRequest) {}
 }
-
-/// Allows every entry, saying plainly that no safety check ran. Used only where no policy engine is
-/// configured.
-public struct UncheckedEntryDecider: EntryDecider {
-    public init() {}
-
-    public func decide(_ entry: EntryRequest, completion: @escaping @Sendable (AdmissionDecision) -> Void) {
-        completion(
-            AdmissionDecision(
-                allowed: true,
-                warnings: ["tmm-webhook: NO SAFETY CHECK RAN: no policy engine is configured; entry of node \(entry.request.name) allowed unchecked"]
-            ))
-    }
-}

@@ -11,6 +11,7 @@ final class WebhookTestServer: @unchecked Sendable {
     let caPath: String
     let caPEM: [UInt8]
     let readiness = Readiness()
+    let metrics = WebhookMetrics()
     var port: Int { server.port }
 
     init(decider: any EntryDecider = UncheckedEntryDecider()) throws {
@@ -22,11 +23,14 @@ final class WebhookTestServer: @unchecked Sendable {
         let (context, _) = try CertificateReloader.loadContext(.init(certificate: dir + "/tls.crt", key: dir + "/tls.key"))
         var logger = Logger(label: "test")
         logger.logLevel = .critical
+        let metrics = self.metrics
         let handler = WebhookHandler(
-            reviewer: AdmissionReviewer(decider: decider, logger: logger), readiness: readiness)
+            reviewer: AdmissionReviewer(decider: decider, logger: logger) { metrics.decided(transition: $0, allowed: $1, reason: $2) },
+            readiness: readiness, metrics: { metrics.render() })
         var configuration = HTTPServerConfiguration(host: "127.0.0.1", port: 0)
         configuration.eventLoopCount = 2
-        server = try HTTPServer(configuration: configuration, tls: TLSContextSource(context), handler: handler, logger: logger)
+        server = try HTTPServer(
+            configuration: configuration, tls: TLSContextSource(context), handler: handler, observer: metrics, logger: logger)
         server.start()
         readiness.set(ready: true)
     }
@@ -91,4 +95,11 @@ func webhookExecutable() throws -> String {
     let candidate = exe.deletingLastPathComponent().appendingPathComponent("tmm-webhook").path
     try #require(FileManager.default.isExecutableFile(atPath: candidate), "build the executable first: swift build (looked at \(candidate))")
     return candidate
+}
+
+/// Allows every entry with a warning that nothing was checked: the transport-level tests' decider.
+struct UncheckedEntryDecider: EntryDecider {
+    func decide(_ entry: EntryRequest, completion: @escaping @Sendable (AdmissionDecision) -> Void) {
+        completion(AdmissionDecision(allowed: true, warnings: ["test: no safety check ran"]))
+    }
 }

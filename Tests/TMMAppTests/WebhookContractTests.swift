@@ -76,6 +76,31 @@ import TMMTransport
         #expect(ok.output == "ok\n")
     }
 
+    @Test func metricsCountRequestsAndDecisions() throws {
+        let server = try WebhookTestServer()
+        defer { server.stop() }
+        let client = HTTPClientConnection(try server.connect())
+        for name in ["admission-request-label.http", "admission-request-enter.http"] {
+            try client.send(raw: try fixture(name), deadline: deadline(5))
+            _ = try client.readResponse(deadline: deadline(5))
+        }
+        try client.send(method: "GET", target: "/no-such-path", host: "x", deadline: deadline(5))
+        _ = try client.readResponse(deadline: deadline(5))
+        try client.send(method: "GET", target: "/metrics", host: "x", deadline: deadline(5))
+        let response = try client.readResponse(deadline: deadline(5))
+        #expect(response.status == 200)
+        #expect(response.header("Content-Type")?.hasPrefix("text/plain; version=0.0.4") == true)
+        let text = response.bodyText
+        #expect(text.contains(#"tmm_webhook_http_requests_total{path="/validate",code="200"} 2"#), "\(text)")
+        #expect(text.contains(#"tmm_webhook_http_requests_total{path="other",code="404"} 1"#))
+        #expect(text.contains(#"tmm_webhook_decisions_total{transition="none",result="allowed",reason=""} 1"#))
+        #expect(text.contains(#"tmm_webhook_decisions_total{transition="enter",result="allowed",reason=""} 1"#))
+        #expect(text.contains(#"tmm_webhook_http_request_duration_seconds_bucket{path="/validate",le="0.0001"}"#))
+        #expect(text.contains(#"tmm_webhook_http_request_duration_seconds_bucket{path="/validate",le="10.0"}"#))
+        #expect(text.contains("tmm_webhook_http_requests_in_flight 1"))
+        #expect(text.contains("tmm_webhook_http_connections 1"))
+    }
+
     @Test func readinessFollowsTheServer() throws {
         let server = try WebhookTestServer()
         defer { server.stop() }
