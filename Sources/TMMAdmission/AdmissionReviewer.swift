@@ -4,8 +4,8 @@ import TMMPolicy
 /// Turns an AdmissionReview body into an answer: parses it, classifies the Node update, answers
 /// everything but entries at once, and hands entries to the `EntryDecider`.
 public struct AdmissionReviewer: Sendable {
-    /// Taint keys that mean maintenance.
-    public var taintKeys: [String]
+    /// Taint keys that mean maintenance (read per request: the policy may be reloaded).
+    public var taintKeys: @Sendable () -> [String]
     public var decider: any EntryDecider
     public var logger: Logger
     /// Called with every decision, for metrics: (transition, allowed, reason or "").
@@ -16,7 +16,15 @@ public struct AdmissionReviewer: Sendable {
         decider: any EntryDecider, logger: Logger,
         onDecision: @escaping @Sendable (String, Bool, String) -> Void = { _, _, _ in }
     ) {
-        self.taintKeys = taintKeys
+        self.init(taintKeysProvider: { taintKeys }, decider: decider, logger: logger, onDecision: onDecision)
+    }
+
+    /// A reviewer whose taint keys can change while it serves.
+    public init(
+        taintKeysProvider: @escaping @Sendable () -> [String], decider: any EntryDecider, logger: Logger,
+        onDecision: @escaping @Sendable (String, Bool, String) -> Void = { _, _, _ in }
+    ) {
+        self.taintKeys = taintKeysProvider
         self.decider = decider
         self.logger = logger
         self.onDecision = onDecision
@@ -50,7 +58,7 @@ public struct AdmissionReviewer: Sendable {
             completion((200, AdmissionResponse.encode(apiVersion: request.apiVersion, uid: request.uid, decision: decision)))
             return
         }
-        let transition = Transition.classify(old: request.oldTaints, new: request.newTaints, taintKeys: taintKeys)
+        let transition = Transition.classify(old: request.oldTaints, new: request.newTaints, taintKeys: taintKeys())
         switch transition {
         case .none:
             logger.debug("allowed a Node update that changes no maintenance taint", metadata: ["uid": "\(request.uid)", "node": "\(request.name)"])

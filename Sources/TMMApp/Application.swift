@@ -8,6 +8,8 @@ struct Application {
     var reviewer: AdmissionReviewer
     var readyAtStart: Bool
     var stateDescription: String
+    /// Watches the policy file, when one was given.
+    var policyReloader: PolicyReloader?
 
     static func make(options: ServeOptions, readiness: Readiness, metrics: WebhookMetrics, logger: Logger) throws -> Application {
         let config = try loadPolicy(options.configPath)
@@ -23,10 +25,16 @@ struct Application {
             decider = SnapshotEntryDecider(config: config, state: state, unknownReason: "", logger: logger, metrics: metrics)
             description = "snapshot \(options.statePaths.joined(separator: ",")) (\(state.nodeCount) nodes, \(state.podCount) pods, \(state.budgetCount) budgets)"
         }
-        let reviewer = AdmissionReviewer(taintKeys: config.taintKeys, decider: decider, logger: logger) {
+        let reviewer = AdmissionReviewer(taintKeysProvider: { decider.config.taintKeys }, decider: decider, logger: logger) {
             metrics.decided(transition: $0, allowed: $1, reason: $2)
         }
-        return Application(reviewer: reviewer, readyAtStart: true, stateDescription: description)
+        let reloader = options.configPath.map { path in
+            PolicyReloader(
+                path: path, initialContents: (try? readFile(path)) ?? [], interval: options.certificateCheckInterval,
+                logger: logger, metrics: metrics
+            ) { decider.update(config: $0) }
+        }
+        return Application(reviewer: reviewer, readyAtStart: true, stateDescription: description, policyReloader: reloader)
     }
 }
 

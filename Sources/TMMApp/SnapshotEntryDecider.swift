@@ -12,8 +12,7 @@ import TMMPolicy
 /// removes the taint; annotations are applied to the in-memory pods and logged (there is no API server
 /// to patch in this mode).
 final class SnapshotEntryDecider: EntryDecider {
-    private let engine: PolicyEngine
-    private let config: PolicyConfig
+    private let policy: Mutex<(config: PolicyConfig, engine: PolicyEngine)>
     private let state: Mutex<ClusterState?>
 
     /// The current in-memory state (for tests and diagnostics).
@@ -26,11 +25,18 @@ final class SnapshotEntryDecider: EntryDecider {
 
     init(config: PolicyConfig, state: ClusterState?, unknownReason: String, logger: Logger, metrics: WebhookMetrics? = nil) {
         self.metrics = metrics
-        self.engine = PolicyEngine(config: config)
-        self.config = config
+        self.policy = Mutex((config, PolicyEngine(config: config)))
         self.state = Mutex(state)
         self.unknownReason = unknownReason
         self.logger = logger
+    }
+
+    /// The policy in force.
+    var config: PolicyConfig { policy.withLock { $0.config } }
+
+    /// Replaces the policy for decisions from now on (a reloaded ConfigMap).
+    func update(config: PolicyConfig) {
+        policy.withLock { $0 = (config, PolicyEngine(config: config)) }
     }
 
     func decide(_ entry: EntryRequest, completion: @escaping @Sendable (AdmissionDecision) -> Void) {
@@ -42,6 +48,7 @@ final class SnapshotEntryDecider: EntryDecider {
     /// Decides synchronously (on the caller's thread); used by the queue and by `tmm-webhook review`.
     func decideNow(_ entry: EntryRequest) -> AdmissionDecision {
         let request = entry.request
+        let (config, engine) = policy.withLock { $0 }
         return state.withLock { state -> AdmissionDecision in
             let view: StateView = state.map { .known($0) } ?? .unknown(reason: unknownReason)
             let verdict = engine.decide(DecisionInput(node: request.name, transition: entry.transition, state: view))
@@ -81,20 +88,19 @@ final class SnapshotEntryDecider: EntryDecider {
 
     /// Applies an exit synchronously: the node's taint goes, and so do its pods' failure annotations.
     func exitNow(_ request: AdmissionRequest) {
-        do {
-            state.withLock { state in
-                guard var current = state else { return }
-                clearAnnotations(onNode: request.name, in: &current, why: "node left maintenance")
-                if var node = current.node(named: request.name) {
-                    node.taints = request.newTaints
-                    current.upsert(node: node)
-                }
-                state = current
+        state.withLock { state in
+            guard var current = state else { return }
+            clearAnnotations(onNode: request.name, in: &current, why: "node left maintenance")
+            if var node = current.node(named: request.name) {
+                node.taints = request.newTaints
+                current.upsert(node: node)
             }
+            state = current
         }
     }
 
     private func clearAnnotations(onNode node: String, in state: inout ClusterState, why: String) {
+        let (config, engine) = policy.withLock { $0 }
         let pods = engine.podsToClear(onNode: node, state: state)
         guard !pods.isEmpty else { return }
         for pod in pods { _ = state.setAnnotation(namespace: pod.namespace, pod: pod.name, key: config.annotationKey, value: nil) }

@@ -124,6 +124,14 @@ public final class WebhookMetrics: HTTPServerObserver {
         ).increment()
     }
 
+    /// A policy reload attempt.
+    public func policyReloaded(success: Bool) {
+        counter(
+            in: \.reloads, key: success ? "policy success" : "policy failure", label: "tmm_webhook_policy_reloads_total",
+            dimensions: [("result", success ? "success" : "failure")]
+        ).increment()
+    }
+
     private func counter(
         in path: WritableKeyPath<Handles, [String: CoreMetrics.Counter]>, key: String, label: String, dimensions: [(String, String)]
     ) -> CoreMetrics.Counter {

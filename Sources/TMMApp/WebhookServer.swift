@@ -68,6 +68,7 @@ public enum WebhookServer {
         }
         server.start()
         reloader.start()
+        app.policyReloader?.start()
         readiness.set(ready: app.readyAtStart, reason: app.readyAtStart ? "" : "waiting for cluster state")
         logger.info(
             "serving",
@@ -85,6 +86,7 @@ public enum WebhookServer {
         readiness.set(ready: false, reason: "shutting down")
         server.shutdown()
         reloader.stop()
+        app.policyReloader?.stop()
         logger.info("stopped")
     }
 

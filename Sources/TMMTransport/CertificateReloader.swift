@@ -36,8 +36,7 @@ public final class CertificateReloader: Sendable {
     private struct State {
         var loaded: [[UInt8]] = []
         var rejected: [[UInt8]] = []
-        var stopped = false
-        var thread: pthread_t?
+        var task: PeriodicTask?
     }
 
     /// Loads the files once; throws when they do not make a usable context.
@@ -62,27 +61,13 @@ public final class CertificateReloader: Sendable {
 
     /// Starts checking in the background.
     public func start() {
-        let thread = startThread(name: "tmm-certreload") { [self] in
-            let step: UInt64 = 100_000_000
-            var waited: UInt64 = 0
-            while !state.withLock({ $0.stopped }) {
-                usleep(UInt32(step / 1000))
-                waited += step
-                if waited >= interval.nanoseconds {
-                    waited = 0
-                    checkNow()
-                }
-            }
-        }
-        state.withLock { $0.thread = thread }
+        let task = PeriodicTask(name: "tmm-certreload", interval: interval) { [self] in checkNow() }
+        state.withLock { $0.task = task }
+        task.start()
     }
 
     public func stop() {
-        let thread = state.withLock { state -> pthread_t? in
-            state.stopped = true
-            return state.thread
-        }
-        if let thread { pthread_join(thread, nil) }
+        state.withLock { $0.task }?.stop()
     }
 
     /// Checks the files once; returns true when a new context was installed.

@@ -130,4 +130,31 @@ func quietLogger() -> Logger {
         #expect(answers.count == 2)
         #expect(answers.filter { $0 }.count == 1, "\(answers)")
     }
+
+    @Test func policyFileChangesApplyWithoutARestartAndBadOnesAreRefused() throws {
+        let path = NSTemporaryDirectory() + "tmm-policy-\(UUID().uuidString).yaml"
+        try "maxNodesInMaintenance: 1\n".write(toFile: path, atomically: true, encoding: .utf8)
+        let decider = SnapshotEntryDecider(
+            config: try loadPolicy(path), state: try fixtureState(), unknownReason: "", logger: quietLogger())
+        let metrics = WebhookMetrics()
+        let reloader = PolicyReloader(
+            path: path, initialContents: Array(try Data(contentsOf: URL(fileURLWithPath: path))), logger: quietLogger(),
+            metrics: metrics
+        ) { decider.update(config: $0) }
+        #expect(reloader.checkNow() == false)
+        #expect(try decide(decider, try entryBody(node: "n1", uid: "u1")).allowed)
+        #expect(!(try decide(decider, try entryBody(node: "n3", uid: "u2")).allowed))
+
+        try "maxNodesInMaintenance: 2\nmode: audit\n".write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(reloader.checkNow() == true)
+        #expect(decider.config.maxNodesInMaintenance == 2)
+
+        try "maxNodesInMaintenance: two\n".write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(reloader.checkNow() == false)
+        #expect(decider.config.maxNodesInMaintenance == 2)
+        #expect(decider.config.mode == .audit)
+        let text = String(decoding: metrics.render(), as: UTF8.self)
+        #expect(text.contains(#"tmm_webhook_policy_reloads_total{result="success"} 1"#))
+        #expect(text.contains(#"tmm_webhook_policy_reloads_total{result="failure"} 1"#))
+    }
 }
