@@ -106,7 +106,7 @@ struct Serve: ParsableCommand {
     @Option(help: "Seconds in-flight requests get to finish after SIGTERM (env TMM_SHUTDOWN_GRACE).")
     var shutdownGrace: Double = env("TMM_SHUTDOWN_GRACE").flatMap { Double($0) } ?? 20
 
-    @Option(help: "Seconds between checks of the certificate files for changes (env TMM_CERT_CHECK_INTERVAL).")
+    @Option(help: "Seconds between checks of the certificate and policy files for changes (env TMM_CERT_CHECK_INTERVAL).")
     var certCheckInterval: Double = env("TMM_CERT_CHECK_INTERVAL").flatMap { Double($0) } ?? 5
 
     @Option(help: "Event-loop threads (default: one per CPU) (env TMM_EVENT_LOOPS).")
