@@ -70,7 +70,8 @@ final class EventLoop: @unchecked Sendable {
 
     /// Delivers a handler's response; inline when the handler answered before returning.
     func deliver(_ response: HTTPResponse, fd: Int32, connectionID: UInt64) {
-        if let inline = inlineConnection, inline.id == connectionID, pthread_equal(pthread_self(), thread) != 0 {
+        // Only the loop's own thread may look at `inlineConnection`; check the thread first.
+        if pthread_equal(pthread_self(), thread) != 0, let inline = inlineConnection, inline.id == connectionID {
             inlineResponse = response
             return
         }
