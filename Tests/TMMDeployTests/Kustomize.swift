@@ -99,8 +99,9 @@ enum Kustomize {
         guard files.fileExists(atPath: source.path) else {
             throw DeployTestError("no deploy/ directory at \(source.path)")
         }
+        removeStaleTrees()
         let root = files.temporaryDirectory
-            .appendingPathComponent("tmm-deploy-tests-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString)")
+            .appendingPathComponent("\(treePrefix)\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString)")
         try files.createDirectory(at: root, withIntermediateDirectories: true)
         let tree = root.appendingPathComponent("deploy")
         try files.copyItem(at: source, to: tree)
@@ -122,6 +123,21 @@ enum Kustomize {
         return tree.path
     }
 
+    private static let treePrefix = "tmm-deploy-tests-"
+
+    /// Removes the copies earlier test processes left (there is no hook at the end of a test run):
+    /// those whose process, named in the directory name, has gone.
+    private static func removeStaleTrees() {
+        let files = FileManager.default
+        let temporary = files.temporaryDirectory
+        for entry in (try? files.contentsOfDirectory(atPath: temporary.path)) ?? [] where entry.hasPrefix(treePrefix) {
+            guard let pid = Int32(entry.dropFirst(treePrefix.count).prefix { $0 != "-" }) else { continue }
+            if kill(pid, 0) != 0 && errno == ESRCH {
+                try? files.removeItem(at: temporary.appendingPathComponent(entry))
+            }
+        }
+    }
+
     /// Runs kubectl with `arguments`; its standard output, or an error carrying its standard error.
     private static func run(kubectl arguments: [String]) throws -> String {
         let process = Process()
@@ -130,7 +146,7 @@ enum Kustomize {
         let output = Pipe()
         // Standard error goes to a file, so a chatty kubectl cannot fill a pipe nobody reads.
         let errorURL = FileManager.default.temporaryDirectory
-            .appendingPathComponent("tmm-deploy-tests-stderr-\(UUID().uuidString)")
+            .appendingPathComponent("tmm-kubectl-stderr-\(UUID().uuidString)")
         guard FileManager.default.createFile(atPath: errorURL.path, contents: nil) else {
             throw DeployTestError("cannot create \(errorURL.path)")
         }
