@@ -14,6 +14,8 @@
 #                together with TMM_CERTS_OUT=/certs
 #   TMM_CERTS_OUT  the --out directory as the binary sees it (default: the certs/ directory here)
 #   RENEW=1      make new certificates even if certs/ already holds some
+#   TMM_OVERLAY  the kustomization to apply (default: this directory), e.g. one that adds the vSphere
+#                component to this overlay (deploy/README.md, "Combining")
 #   KUBECTL      kubectl to use (default: kubectl)
 set -eu
 
@@ -39,4 +41,4 @@ if [ "${RENEW:-0}" = 1 ] || [ ! -s "$certs/tls.crt" ] || [ ! -s "$certs/tls.key"
     echo "install.sh: wrote ca.crt, tls.crt and tls.key to $certs"
 fi
 
-exec $kubectl apply -k "$here" "$@"
+exec $kubectl apply -k "${TMM_OVERLAY:-$here}" "$@"
