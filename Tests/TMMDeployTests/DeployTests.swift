@@ -115,8 +115,23 @@ import Testing
         #expect(expression.contains("has(node.spec.taints)") && expression.contains("has(t.value)"))
         #expect(expression.contains("object") && expression.contains("oldObject"))
 
+        // Variants change only the list of keys; the rest must stay the base's expression.
+        let reference = try Rendered(Variant.all[0]).matchCondition(Names.taintCondition)
+        #expect(Self.withoutKeyList(expression) == Self.withoutKeyList(reference),
+                "the expression differs from the base's beyond its list of keys")
+
         let policyKeys = try rendered.policy()["taintKeys"].strings
         #expect(Set(policyKeys) == variant.taintKeys, "policy taintKeys \(policyKeys)")
+    }
+
+    /// `expression` with the contents of its `t.key in [...]` list taken out, and without indentation.
+    static func withoutKeyList(_ expression: String) -> String {
+        let lines = expression.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        var text = lines.joined(separator: "\n")
+        if let start = text.range(of: "t.key in ["), let end = text[start.upperBound...].firstIndex(of: "]") {
+            text.replaceSubrange(start.upperBound..<end, with: "…")
+        }
+        return text
     }
 
     @Test(arguments: Variant.all)
