@@ -106,6 +106,13 @@ let package = Package(
             resources: [.copy("Fixtures")],
             swiftSettings: strict
         ),
+        // Renders every kustomize overlay under deploy/ with `kubectl kustomize` and checks that the
+        // pieces agree (names, ports, selectors, secrets, RBAC against deploy/permissions.yaml).
+        .testTarget(
+            name: "TMMDeployTests",
+            dependencies: [.product(name: "Yams", package: "Yams")],
+            swiftSettings: strict
+        ),
     ],
     swiftLanguageModes: [.v6]
 )
