@@ -21,14 +21,28 @@ extension ClusterState {
 
     /// Merges one JSON document (a list or a single object) into this state.
     public mutating func merge(json bytes: [UInt8]) throws(PolicyError) {
+        var ignored = MergedObjects()
+        try merge(json: bytes, recording: &ignored)
+    }
+
+    /// What a merge added or replaced, so a relist can remove what the server no longer has.
+    public struct MergedObjects: Sendable {
+        public var nodes: Set<String> = []
+        public var pods: Set<PodRef> = []
+        public var budgets: Set<PodRef> = []
+        public init() {}
+    }
+
+    /// Merges one JSON document and records the objects it held.
+    public mutating func merge(json bytes: [UInt8], recording merged: inout MergedObjects) throws(PolicyError) {
         do {
-            try bytes.withUnsafeBytes { buffer in try merge(buffer) }
+            try bytes.withUnsafeBytes { buffer in try merge(buffer, recording: &merged) }
         } catch {
             throw PolicyError(.state, "cannot read the cluster state: \(error)")
         }
     }
 
-    private mutating func merge(_ buffer: UnsafeRawBufferPointer) throws(JSONError) {
+    private mutating func merge(_ buffer: UnsafeRawBufferPointer, recording merged: inout MergedObjects) throws(JSONError) {
         var scanner = JSONScanner(buffer)
         let object = try RawObject(&scanner)
         try scanner.expectEnd()
@@ -38,18 +52,27 @@ extension ClusterState {
             var itemScanner = JSONScanner(items)
             if try itemScanner.peekKind() == .null { return }
             try itemScanner.readArray { (s) throws(JSONError) in
-                try self.add(try RawObject(&s), defaultKind: listKind)
+                try self.add(try RawObject(&s), defaultKind: listKind, recording: &merged)
             }
         } else {
-            try add(object, defaultKind: nil)
+            try add(object, defaultKind: nil, recording: &merged)
         }
     }
 
-    private mutating func add(_ object: RawObject, defaultKind: String?) throws(JSONError) {
+    private mutating func add(_ object: RawObject, defaultKind: String?, recording merged: inout MergedObjects) throws(JSONError) {
         switch object.kind ?? defaultKind ?? object.guessedKind {
-        case "Node": upsert(node: try object.node())
-        case "Pod": upsert(pod: try object.pod(keeping: keptAnnotationKeys))
-        case "PodDisruptionBudget": upsert(budget: try object.budget())
+        case "Node":
+            let node = try object.node()
+            merged.nodes.insert(node.name)
+            upsert(node: node)
+        case "Pod":
+            let pod = try object.pod(keeping: keptAnnotationKeys)
+            merged.pods.insert(PodRef(namespace: pod.namespace, name: pod.name))
+            upsert(pod: pod)
+        case "PodDisruptionBudget":
+            let budget = try object.budget()
+            merged.budgets.insert(PodRef(namespace: budget.namespace, name: budget.name))
+            upsert(budget: budget)
         default: break  // other kinds in a List are ignored
         }
     }

@@ -51,6 +51,14 @@ public struct ClusterState: Sendable {
     /// Names of the nodes present, sorted.
     public var nodeNames: [String] { nodes.filter(\.present).map(\.name).sorted() }
 
+    /// Every pod present (unsorted).
+    public var podRefs: [PodRef] { podIDs.values.map(podRef) }
+
+    /// Every budget present, as namespace/name (unsorted).
+    public var budgetRefs: [PodRef] {
+        budgetIDs.compactMap { key, id in budgets[Int(id)].present ? PodRef(namespace: strings[key.namespace], name: key.name) : nil }
+    }
+
     /// The node called `name`, if present.
     public func node(named name: String) -> Node? {
         guard let id = nodeIDs[name], nodes[Int(id)].present else { return nil }
