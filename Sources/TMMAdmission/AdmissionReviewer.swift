@@ -68,8 +68,12 @@ public struct AdmissionReviewer: Sendable {
             logger.info(
                 "decision", metadata: ["uid": "\(request.uid)", "node": "\(request.name)", "transition": "exit", "decision": "allow", "dryRun": "\(request.dryRun)"])
             onDecision("exit", true, "")
-            if !request.dryRun { decider.exited(request) }
-            completion((200, AdmissionResponse.encode(apiVersion: request.apiVersion, uid: request.uid, decision: .allow)))
+            let answer = AdmissionResponse.encode(apiVersion: request.apiVersion, uid: request.uid, decision: .allow)
+            if request.dryRun {
+                completion((200, answer))
+            } else {
+                decider.exited(request, deadline: deadline) { completion((200, answer)) }
+            }
         case .enter, .escalate:
             let name = transition == .escalate ? "escalate" : "enter"
             let logger = self.logger

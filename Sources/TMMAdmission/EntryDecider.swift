@@ -18,10 +18,13 @@ public struct EntryRequest: Sendable {
 /// from any thread.
 public protocol EntryDecider: Sendable {
     func decide(_ entry: EntryRequest, completion: @escaping @Sendable (AdmissionDecision) -> Void)
-    /// Called for exits (after the answer is decided, which is always allow), e.g. to clear annotations.
-    func exited(_ request: AdmissionRequest)
+    /// Called for exits (always allowed) before they are answered, to clear the node's failure
+    /// annotations; calls `completion` when done, from any thread.
+    func exited(_ request: AdmissionRequest, deadline: UInt64, completion: @escaping @Sendable () -> Void)
 }
 
 extension EntryDecider {
-    public func exited(_ request: AdmissionRequest) {}
+    public func exited(_ request: AdmissionRequest, deadline: UInt64, completion: @escaping @Sendable () -> Void) {
+        completion()
+    }
 }

@@ -82,8 +82,11 @@ final class SnapshotEntryDecider: EntryDecider {
         }
     }
 
-    func exited(_ request: AdmissionRequest) {
-        queue.async { [self] in exitNow(request) }
+    func exited(_ request: AdmissionRequest, deadline: UInt64, completion: @escaping @Sendable () -> Void) {
+        queue.async { [self] in
+            exitNow(request)
+            completion()
+        }
     }
 
     /// Applies an exit synchronously: the node's taint goes, and so do its pods' failure annotations.

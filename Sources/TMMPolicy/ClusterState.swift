@@ -54,6 +54,15 @@ public struct ClusterState: Sendable {
     /// Every pod present (unsorted).
     public var podRefs: [PodRef] { podIDs.values.map(podRef) }
 
+    /// The pods carrying annotation `key` (a kept key), with its value and the pod's node.
+    public func pods(annotatedWith key: String) -> [(pod: PodRef, value: String, node: String?)] {
+        annotations.compactMap { slot, values in
+            guard let value = values[key], pods.indices.contains(Int(slot)) else { return nil }
+            let record = pods[Int(slot)]
+            return (podRef(slot), value, record.node >= 0 ? nodes[Int(record.node)].name : nil)
+        }
+    }
+
     /// Every budget present, as namespace/name (unsorted).
     public var budgetRefs: [PodRef] {
         budgetIDs.compactMap { key, id in budgets[Int(id)].present ? PodRef(namespace: strings[key.namespace], name: key.name) : nil }

@@ -1,5 +1,5 @@
 import CLinux
-import Glibc
+public import Glibc
 
 /// Nanoseconds from `CLOCK_MONOTONIC`: immune to wall-clock steps, for deadlines and durations.
 public enum MonotonicClock {
@@ -13,7 +13,7 @@ public enum MonotonicClock {
 
 /// Starts a detached-by-join OS thread that runs `body`. Blocking work lives on these threads, never on
 /// Swift's cooperative pool.
-func startThread(name: String, _ body: @escaping @Sendable () -> Void) -> pthread_t {
+public func startThread(name: String, _ body: @escaping @Sendable () -> Void) -> pthread_t {
     final class Box {
         let name: String
         let body: @Sendable () -> Void
