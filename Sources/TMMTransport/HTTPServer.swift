@@ -19,8 +19,8 @@ public final class HTTPServer: Sendable {
     private let wakePipe: (read: Int32, write: Int32)
 
     private struct State {
-        var threads: [pthread_t] = []
-        var acceptorThread: pthread_t?
+        var threads: [OSThread] = []
+        var acceptorThread: OSThread?
         var shuttingDown = false
         var started = false
     }
@@ -65,7 +65,7 @@ public final class HTTPServer: Sendable {
     /// Stops accepting, closes idle connections, lets requests in flight finish within the grace period,
     /// then returns once every thread has ended.
     public func shutdown() {
-        let threads: [pthread_t] = state.withLock { state in
+        let threads: [OSThread] = state.withLock { state in
             guard !state.shuttingDown else { return [] }
             state.shuttingDown = true
             return state.threads + (state.acceptorThread.map { [$0] } ?? [])
@@ -75,7 +75,7 @@ public final class HTTPServer: Sendable {
         _ = write(wakePipe.write, &one, 1)
         let deadline = MonotonicClock.now() &+ configuration.shutdownGracePeriod.nanoseconds
         for loop in loops { loop.send(.beginShutdown(deadline: deadline)) }
-        for thread in threads { pthread_join(thread, nil) }
+        for thread in threads { thread.join() }
         close(wakePipe.read)
         close(wakePipe.write)
     }

@@ -1,5 +1,5 @@
 import CLinux
-public import Glibc
+import Glibc
 
 /// Nanoseconds from `CLOCK_MONOTONIC`: immune to wall-clock steps, for deadlines and durations.
 public enum MonotonicClock {
@@ -13,7 +13,17 @@ public enum MonotonicClock {
 
 /// Starts a detached-by-join OS thread that runs `body`. Blocking work lives on these threads, never on
 /// Swift's cooperative pool.
-public func startThread(name: String, _ body: @escaping @Sendable () -> Void) -> pthread_t {
+/// An OS thread started by `startThread`.
+public struct OSThread: Sendable {
+    let handle: pthread_t
+
+    /// Waits for the thread to end.
+    public func join() { pthread_join(handle, nil) }
+}
+
+/// Starts an OS thread that runs `body`; `join()` waits for it.
+@discardableResult
+public func startThread(name: String, _ body: @escaping @Sendable () -> Void) -> OSThread {
     final class Box {
         let name: String
         let body: @Sendable () -> Void
@@ -33,5 +43,5 @@ public func startThread(name: String, _ body: @escaping @Sendable () -> Void) ->
             return nil
         }, box)
     precondition(rc == 0, "pthread_create failed: \(rc)")
-    return thread
+    return OSThread(handle: thread)
 }

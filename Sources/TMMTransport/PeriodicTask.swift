@@ -7,7 +7,7 @@ public final class PeriodicTask: Sendable {
     private let name: String
     private let interval: Duration
     private let body: @Sendable () -> Void
-    private let state = Mutex<(stopped: Bool, thread: pthread_t?)>((false, nil))
+    private let state = Mutex<(stopped: Bool, thread: OSThread?)>((false, nil))
 
     public init(name: String, interval: Duration, body: @escaping @Sendable () -> Void) {
         self.name = name
@@ -32,11 +32,11 @@ public final class PeriodicTask: Sendable {
     }
 
     public func stop() {
-        let thread = state.withLock { state -> pthread_t? in
+        let thread = state.withLock { state -> OSThread? in
             state.stopped = true
             defer { state.thread = nil }
             return state.thread
         }
-        if let thread { pthread_join(thread, nil) }
+        thread?.join()
     }
 }
