@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "TMMTransport", targets: ["TMMTransport"]),
         .library(name: "TMMAdmission", targets: ["TMMAdmission"]),
         .library(name: "TMMPolicy", targets: ["TMMPolicy"]),
+        .library(name: "TMMKube", targets: ["TMMKube"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -36,6 +37,17 @@ let package = Package(
         .target(
             name: "TMMTransport",
             dependencies: ["COpenSSL", "CLinux", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+
+        // The Kubernetes API client (configuration, pooled keep-alive requests, watches) on TMMTransport.
+        .target(
+            name: "TMMKube",
+            dependencies: [
+                "TMMTransport", "TMMJSON", "CZlib",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
 
@@ -98,6 +110,12 @@ let package = Package(
         .testTarget(
             name: "TMMTransportTests",
             dependencies: ["TMMTransport", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "TMMKubeTests",
+            dependencies: ["TMMKube", "TMMTransport", "TMMJSON", "CZlib", .product(name: "Logging", package: "swift-log")],
+            resources: [.copy("Fixtures")],
             swiftSettings: strict
         ),
         .testTarget(

@@ -9,6 +9,8 @@ final class Connection {
         case processing
         /// Writing a response.
         case writing
+        /// Writing a streamed (chunked) response whose parts come from the handler over time.
+        case streaming
     }
 
     let fd: Int32

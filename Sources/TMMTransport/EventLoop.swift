@@ -13,6 +13,14 @@ final class EventLoop: @unchecked Sendable {
         case adopt(fd: Int32, remote: String)
         case response(fd: Int32, connectionID: UInt64, HTTPResponse)
         case beginShutdown(deadline: UInt64)
+        case streamHead(fd: Int32, connectionID: UInt64, HTTPResponse)
+        case streamPart(fd: Int32, connectionID: UInt64, StreamPart)
+    }
+
+    enum StreamPart {
+        case chunk([UInt8])
+        case finish
+        case abort
     }
 
     private let epfd: Int32
@@ -130,6 +138,14 @@ final class EventLoop: @unchecked Sendable {
                 if let connection = connections[fd], connection.id == id, connection.state == .processing {
                     send(response, on: connection)
                 }
+            case .streamHead(let fd, let id, let response):
+                if let connection = connections[fd], connection.id == id, connection.state == .processing {
+                    sendStreamHead(response, on: connection)
+                }
+            case .streamPart(let fd, let id, let part):
+                if let connection = connections[fd], connection.id == id, connection.state == .streaming {
+                    sendStreamPart(part, on: connection)
+                }
             case .beginShutdown(let deadline):
                 draining = true
                 drainDeadline = deadline
@@ -193,6 +209,13 @@ final class EventLoop: @unchecked Sendable {
             readAvailable(connection)
         case .writing:
             flush(connection)
+        case .streaming:
+            if flags & (EPOLLERR.rawValue | EPOLLHUP.rawValue | EPOLLRDHUP.rawValue) != 0 {
+                // The reader went away: nobody will read the rest of the stream.
+                closeConnection(connection, reason: "peer closed during a streamed response")
+                return
+            }
+            if connection.output.count > connection.outputStart { flush(connection) }
         case .processing:
             // The peer hung up while its request is being decided; the answer will find the socket closed.
             // Stop listening so a half-closed socket does not wake the loop in a spin.
@@ -373,6 +396,36 @@ final class EventLoop: @unchecked Sendable {
         flush(connection)
     }
 
+    /// Writes a streamed response's head (chunked framing); its parts follow through `sendStreamPart`.
+    private func sendStreamHead(_ response: HTTPResponse, on connection: Connection) {
+        let keepAlive = (connection.head?.keepAlive ?? false) && !response.closeConnection && !draining
+        connection.closeAfterWrite = !keepAlive
+        response.serializeStreamingHead(keepAlive: keepAlive, into: &connection.output)
+        if !response.body.isEmpty { HTTPResponse.appendChunk(response.body, to: &connection.output) }
+        observer.responded(
+            path: connection.requestPath, method: connection.requestMethod, status: response.status,
+            durationNanoseconds: MonotonicClock.now() &- connection.requestStartedAt)
+        connection.state = .streaming
+        connection.writingFinalResponse = false
+        flush(connection)
+    }
+
+    private func sendStreamPart(_ part: StreamPart, on connection: Connection) {
+        switch part {
+        case .chunk(let bytes):
+            HTTPResponse.appendChunk(bytes, to: &connection.output)
+            flush(connection)
+        case .finish:
+            connection.output.append(contentsOf: "0\r\n\r\n".utf8)
+            connection.state = .writing
+            connection.writingFinalResponse = true
+            connection.deadline = MonotonicClock.now() &+ configuration.writeTimeout.nanoseconds
+            flush(connection)
+        case .abort:
+            closeConnection(connection, reason: "streamed response aborted")
+        }
+    }
+
     private func flush(_ connection: Connection) {
         while connection.outputStart < connection.output.count {
             let outcome = connection.output.withUnsafeBytes { all in
@@ -382,6 +435,9 @@ final class EventLoop: @unchecked Sendable {
             case .done(let n):
                 connection.outputStart += n
             case .wantWrite:
+                if connection.state == .streaming {
+                    connection.deadline = MonotonicClock.now() &+ configuration.writeTimeout.nanoseconds
+                }
                 setInterest(connection, EPOLLOUT.rawValue)
                 return
             case .wantRead:
@@ -394,6 +450,12 @@ final class EventLoop: @unchecked Sendable {
         }
         if connection.output.capacity > 256 * 1024 { connection.output = [] } else { connection.output.removeAll(keepingCapacity: true) }
         connection.outputStart = 0
+        if connection.state == .streaming {
+            // Everything written so far is out: wait for the next part (only a hang-up wakes us).
+            connection.deadline = 0
+            setInterest(connection, 0)
+            return
+        }
         guard connection.writingFinalResponse else {
             // Only an interim `100 Continue` was written; keep reading the body.
             setInterest(connection, EPOLLIN.rawValue)
@@ -436,7 +498,7 @@ final class EventLoop: @unchecked Sendable {
                 } else {
                     reject(connection, status: 408, message: "the request was not received in time")
                 }
-            case .writing:
+            case .writing, .streaming:
                 closeConnection(connection, reason: "write timeout")
             case .processing:
                 break  // The handler bounds its own work by the request's deadline.

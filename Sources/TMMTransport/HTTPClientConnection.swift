@@ -12,6 +12,12 @@ public final class HTTPClientConnection {
         }
 
         public var bodyText: String { String(decoding: body, as: UTF8.self) }
+
+        public init(status: Int, headers: [(name: String, value: String)], body: [UInt8]) {
+            self.status = status
+            self.headers = headers
+            self.body = body
+        }
     }
 
     public let connection: TLSClientConnection
@@ -47,27 +53,36 @@ public final class HTTPClientConnection {
             (status, headers) = try readHead(deadline: deadline)
         }
         var response = Response(status: status, headers: headers, body: [])
+        response.body = try readBody(of: response, deadline: deadline)
+        return response
+    }
+
+    /// Reads the body that follows a head from `readHead` (framed by its headers; `response.body` is
+    /// ignored), e.g. the error body of a request whose success would have been a stream.
+    public func readBody(of response: Response, deadline: UInt64) throws(TLSClientConnection.Failure) -> [UInt8] {
         if response.header("Connection")?.lowercased() == "close" { reusable = false }
         if let te = response.header("Transfer-Encoding"), te.lowercased().contains("chunked") {
-            while let chunk = try readChunk(deadline: deadline) { response.body += chunk }
+            var body: [UInt8] = []
+            while let chunk = try readChunk(deadline: deadline) { body += chunk }
+            return body
         } else if let lengthText = response.header("Content-Length") {
             guard let length = Int(lengthText), length >= 0 else {
                 throw TLSClientConnection.Failure("invalid Content-Length '\(lengthText)'")
             }
-            response.body = try readExactly(length, deadline: deadline)
-        } else if status == 204 || status == 304 {
-            response.body = []
+            return try readExactly(length, deadline: deadline)
+        } else if response.status == 204 || response.status == 304 {
+            return []
         } else {
             while true {
                 let more = try connection.read(deadline: deadline)
                 if more.isEmpty { break }
                 buffer += more
             }
-            response.body = buffer
+            let body = buffer
             buffer = []
             reusable = false
+            return body
         }
-        return response
     }
 
     /// Reads a response head; the body is then read with `readChunk` (for streams such as watches).

@@ -51,20 +51,48 @@ public struct HTTPResponse: Sendable {
         out.append(contentsOf: body)
     }
 
+    /// The head of a streamed response: chunked framing instead of `Content-Length`.
+    func serializeStreamingHead(keepAlive: Bool, into out: inout [UInt8]) {
+        out.append(contentsOf: "HTTP/1.1 \(status) \(HTTPResponse.reasonPhrase(status))\r\n".utf8)
+        for h in headers {
+            out.append(contentsOf: h.name.utf8)
+            out.append(contentsOf: ": ".utf8)
+            out.append(contentsOf: h.value.utf8)
+            out.append(contentsOf: "\r\n".utf8)
+        }
+        out.append(contentsOf: "Transfer-Encoding: chunked\r\n".utf8)
+        if !keepAlive { out.append(contentsOf: "Connection: close\r\n".utf8) }
+        out.append(contentsOf: "\r\n".utf8)
+    }
+
+    /// Appends `bytes` as one chunk of a chunked body.
+    static func appendChunk(_ bytes: [UInt8], to out: inout [UInt8]) {
+        out.append(contentsOf: String(bytes.count, radix: 16).utf8)
+        out.append(contentsOf: "\r\n".utf8)
+        out.append(contentsOf: bytes)
+        out.append(contentsOf: "\r\n".utf8)
+    }
+
     static func reasonPhrase(_ status: Int) -> String {
         switch status {
         case 100: "Continue"
         case 200: "OK"
+        case 201: "Created"
         case 204: "No Content"
         case 400: "Bad Request"
+        case 401: "Unauthorized"
         case 403: "Forbidden"
         case 404: "Not Found"
         case 405: "Method Not Allowed"
+        case 409: "Conflict"
+        case 410: "Gone"
         case 408: "Request Timeout"
         case 411: "Length Required"
         case 413: "Content Too Large"
         case 415: "Unsupported Media Type"
         case 417: "Expectation Failed"
+        case 422: "Unprocessable Entity"
+        case 429: "Too Many Requests"
         case 431: "Request Header Fields Too Large"
         case 500: "Internal Server Error"
         case 501: "Not Implemented"

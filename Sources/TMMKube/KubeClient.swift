@@ -1,0 +1,303 @@
+public import TMMJSON
+public import TMMTransport
+import Synchronization
+
+/// A blocking Kubernetes API client on the project's own TLS stack.
+///
+/// Every call blocks its caller until the answer or the call's deadline: run calls on threads you own,
+/// never on Swift's cooperative pool. Calls from many threads at once share a small pool of keep-alive
+/// connections.
+public final class KubeClient: Sendable {
+    /// Tuning knobs; the defaults suit the webhook.
+    public struct Options: Sendable {
+        /// Idle keep-alive connections kept for reuse; more are closed after use.
+        public var maxIdleConnections: Int = 4
+        /// The deadline of a call that does not pass one.
+        public var requestTimeout: Duration = .seconds(30)
+        /// A token file is re-read at least this often (and at once after a 401).
+        public var tokenRefreshInterval: Duration = .seconds(60)
+        /// Sent as `User-Agent`.
+        public var userAgent: String = "tmm-webhook"
+
+        public init() {}
+    }
+
+    /// The configuration this client was made from.
+    public let config: KubeConfig
+    public let options: Options
+    private let tls: TLSContext
+    private let state = Mutex(State())
+
+    private struct State {
+        var idle: [PooledConnection] = []
+        var token: String?
+        var tokenReadAt: UInt64 = 0
+        var connectionsOpened = 0
+    }
+
+    /// Makes the TLS context; connects lazily on the first call.
+    public init(config: KubeConfig, options: Options = Options()) throws(KubeError) {
+        self.config = config
+        self.options = options
+        tls = try config.makeTLSContext()
+    }
+
+    deinit { close() }
+
+    /// Connections opened so far (reuse keeps this low), for metrics and tests.
+    public var connectionsOpened: Int { state.withLock { $0.connectionsOpened } }
+
+    /// Closes the idle connections.
+    public func close() {
+        let idle = state.withLock { state -> [PooledConnection] in
+            let idle = state.idle
+            state.idle = []
+            return idle
+        }
+        for connection in idle { connection.http.connection.close() }
+    }
+
+    // MARK: Verbs
+
+    /// GETs `path` (e.g. `/api/v1/namespaces/store/pods/db-0`) and decodes the object.
+    public func get(_ path: String, deadline: UInt64? = nil) throws(KubeError) -> JSON {
+        try decode(try request(method: "GET", path: path, deadline: deadline).body, path)
+    }
+
+    /// One page of a LIST: `limit` items at most, starting at a previous page's `metadata.continue`.
+    public func list(_ path: String, limit: Int? = nil, continue token: String? = nil, deadline: UInt64? = nil) throws(KubeError) -> JSON {
+        var query: [(String, String)] = []
+        if let limit { query.append(("limit", String(limit))) }
+        if let token, !token.isEmpty { query.append(("continue", token)) }
+        return try get(Self.appendQuery(path, query), deadline: deadline)
+    }
+
+    /// Every item of a collection, paging through `metadata.continue`, and the list's `resourceVersion`
+    /// (where a WATCH should start). An expired continue token throws an `isGone` error: list again.
+    public func listAll(_ path: String, pageSize: Int = 500, deadline: UInt64? = nil) throws(KubeError) -> KubeList {
+        let deadline = deadline ?? defaultDeadline()
+        var items: [JSON] = []
+        var token: String?
+        var resourceVersion = ""
+        var pages = 0
+        repeat {
+            let page = try list(path, limit: pageSize, continue: token, deadline: deadline)
+            guard let pageItems = page["items"]?.array ?? (page["items"]?.isNull == true ? [] : nil) else {
+                throw KubeError(.decode, "GET \(path): the list has no items array")
+            }
+            items.append(contentsOf: pageItems)
+            // The first page's resourceVersion is the list's snapshot; later pages repeat it.
+            if pages == 0 { resourceVersion = page.value(at: "metadata", "resourceVersion")?.string ?? "" }
+            token = page.value(at: "metadata", "continue")?.string
+            pages += 1
+        } while token.map { !$0.isEmpty } ?? false
+        return KubeList(items: items, resourceVersion: resourceVersion, pages: pages)
+    }
+
+    /// PATCHes `path` with a JSON merge patch (RFC 7386: `null` removes a key) and returns the object.
+    public func patch(_ path: String, mergePatch: JSON, deadline: UInt64? = nil) throws(KubeError) -> JSON {
+        let response = try request(
+            method: "PATCH", path: path, body: Array(mergePatch.serialized.utf8), contentType: "application/merge-patch+json",
+            deadline: deadline)
+        return try decode(response.body, path)
+    }
+
+    /// POSTs `body` to the collection `path` and returns the created object.
+    public func create(_ path: String, _ body: JSON, deadline: UInt64? = nil) throws(KubeError) -> JSON {
+        let response = try request(
+            method: "POST", path: path, body: Array(body.serialized.utf8), contentType: "application/json", deadline: deadline)
+        return try decode(response.body, path)
+    }
+
+    /// PUTs `body` to `path`; its `metadata.resourceVersion` makes this conditional (409 when stale).
+    public func update(_ path: String, _ body: JSON, deadline: UInt64? = nil) throws(KubeError) -> JSON {
+        let response = try request(
+            method: "PUT", path: path, body: Array(body.serialized.utf8), contentType: "application/json", deadline: deadline)
+        return try decode(response.body, path)
+    }
+
+    /// Any request; a non-2xx answer throws its `Status` as a `KubeError`. The body is gzip-decoded.
+    public func request(
+        method: String, path: String, body: [UInt8] = [], contentType: String? = nil, deadline: UInt64? = nil
+    ) throws(KubeError) -> HTTPClientConnection.Response {
+        let deadline = deadline ?? defaultDeadline()
+        var retriedAfter401 = false
+        while true {
+            var response = try exchange(method: method, path: path, body: body, contentType: contentType, deadline: deadline)
+            if response.header("Content-Encoding")?.lowercased() == "gzip" {
+                response.body = try GzipDecoder.decodeAll(response.body)
+            }
+            if response.status == 401, !retriedAfter401, config.tokenFile != nil {
+                // A bound token may have been rotated under us: read it again and retry once.
+                retriedAfter401 = true
+                _ = bearerToken(forceReload: true)
+                continue
+            }
+            guard (200..<300).contains(response.status) else {
+                throw KubeError(httpStatus: response.status, body: response.body)
+            }
+            return response
+        }
+    }
+
+    // MARK: Internals shared with the watch
+
+    func defaultDeadline() -> UInt64 { MonotonicClock.now() &+ options.requestTimeout.nanosecondsValue }
+
+    func decode(_ body: [UInt8], _ path: String) throws(KubeError) -> JSON {
+        do {
+            return try JSON.parse(body)
+        } catch {
+            throw KubeError(.decode, "\(path): the answer is not JSON: \(error)")
+        }
+    }
+
+    /// The headers every request carries.
+    func standardHeaders(contentType: String?) -> [(String, String)] {
+        var headers: [(String, String)] = [
+            ("User-Agent", options.userAgent), ("Accept", "application/json"), ("Accept-Encoding", "gzip"),
+        ]
+        if let token = bearerToken(forceReload: false) { headers.append(("Authorization", "Bearer \(token)")) }
+        if let contentType { headers.append(("Content-Type", contentType)) }
+        return headers
+    }
+
+    var hostHeader: String { config.host.contains(":") ? "[\(config.host)]:\(config.port)" : "\(config.host):\(config.port)" }
+
+    /// One request and its whole response on a pooled connection. A reused connection that the server
+    /// closed while idle fails before any answer: that one case is retried on a fresh connection.
+    private func exchange(
+        method: String, path: String, body: [UInt8], contentType: String?, deadline: UInt64
+    ) throws(KubeError) -> HTTPClientConnection.Response {
+        var retriedStale = false
+        while true {
+            let (connection, reused) = try checkout(deadline: deadline)
+            do {
+                try connection.http.send(
+                    method: method, target: path, host: hostHeader, headers: standardHeaders(contentType: contentType), body: body,
+                    deadline: deadline)
+                let response = try connection.http.readResponse(deadline: deadline)
+                checkin(connection)
+                return response
+            } catch {
+                connection.http.connection.close()
+                if error.timedOut { throw KubeError(.timeout, "\(method) \(path): no answer before the deadline") }
+                if reused && !retriedStale {
+                    retriedStale = true
+                    continue
+                }
+                throw KubeError(.transport, "\(method) \(path): \(error.description)")
+            }
+        }
+    }
+
+    /// An idle connection, or a new one.
+    func checkout(deadline: UInt64) throws(KubeError) -> (PooledConnection, reused: Bool) {
+        if let idle = state.withLock({ $0.idle.popLast() }) { return (idle, true) }
+        do {
+            let connection = try TLSClientConnection(
+                host: config.host, port: config.port, context: tls, serverName: config.tlsServerName, deadline: deadline)
+            state.withLock { $0.connectionsOpened += 1 }
+            return (PooledConnection(HTTPClientConnection(connection)), false)
+        } catch {
+            if error.timedOut {
+                throw KubeError(.timeout, "connecting to \(hostHeader): \(error.description)")
+            }
+            throw KubeError(.connect, "cannot reach the API server at \(hostHeader): \(error.description)")
+        }
+    }
+
+    /// Returns a connection to the pool, or closes it when it cannot be reused or the pool is full.
+    func checkin(_ connection: PooledConnection) {
+        guard connection.http.reusable, !connection.http.connection.isClosed else {
+            connection.http.connection.close()
+            return
+        }
+        let kept = state.withLock { state -> Bool in
+            guard state.idle.count < options.maxIdleConnections else { return false }
+            state.idle.append(connection)
+            return true
+        }
+        if !kept { connection.http.connection.close() }
+    }
+
+    /// The bearer token: fixed, or read from the token file at most `tokenRefreshInterval` ago.
+    func bearerToken(forceReload: Bool) -> String? {
+        if let token = config.token { return token }
+        guard let file = config.tokenFile else { return nil }
+        let now = MonotonicClock.now()
+        let cached = state.withLock { state -> String? in
+            guard !forceReload, let token = state.token, now &- state.tokenReadAt < options.tokenRefreshInterval.nanosecondsValue
+            else { return nil }
+            return token
+        }
+        if let cached { return cached }
+        // Keep the last good token when the file is briefly unreadable (kubelet swaps it atomically).
+        guard let bytes = try? readFile(file) else { return state.withLock { $0.token } }
+        let token = trimmed(bytes)
+        state.withLock { state in
+            state.token = token
+            state.tokenReadAt = now
+        }
+        return token
+    }
+
+    static func appendQuery(_ path: String, _ query: [(String, String)]) -> String {
+        guard !query.isEmpty else { return path }
+        var out = path
+        var separator: Character = path.contains("?") ? "&" : "?"
+        for (name, value) in query {
+            out.append(separator)
+            out += percentEncode(name)
+            out.append("=")
+            out += percentEncode(value)
+            separator = "&"
+        }
+        return out
+    }
+
+    static func percentEncode(_ s: String) -> String {
+        let hex = Array("0123456789ABCDEF".utf8)
+        var out: [UInt8] = []
+        for b in s.utf8 {
+            switch b {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "~"):
+                out.append(b)
+            default:
+                out.append(UInt8(ascii: "%"))
+                out.append(hex[Int(b >> 4)])
+                out.append(hex[Int(b & 0xF)])
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}
+
+/// All items of a collection and the `resourceVersion` to watch from.
+public struct KubeList: Sendable {
+    public var items: [JSON]
+    public var resourceVersion: String
+    /// How many pages the server sent.
+    public var pages: Int
+
+    public init(items: [JSON], resourceVersion: String, pages: Int) {
+        self.items = items
+        self.resourceVersion = resourceVersion
+        self.pages = pages
+    }
+}
+
+/// A keep-alive connection of the pool. Used by one thread at a time: it is either in the pool (under
+/// the client's `Mutex`) or checked out by exactly one call, which is what makes `@unchecked` safe.
+final class PooledConnection: @unchecked Sendable {
+    let http: HTTPClientConnection
+    init(_ http: HTTPClientConnection) { self.http = http }
+}
+
+extension Duration {
+    var nanosecondsValue: UInt64 {
+        let (s, a) = components
+        return UInt64(max(0, s)) &* 1_000_000_000 &+ UInt64(max(0, a) / 1_000_000_000)
+    }
+}
