@@ -69,7 +69,7 @@ let package = Package(
         .target(
             name: "TMMApp",
             dependencies: [
-                "TMMTransport", "TMMAdmission", "TMMPolicy", "TMMJSON", "COpenSSL",
+                "TMMTransport", "TMMAdmission", "TMMPolicy", "TMMJSON", "TMMKube", "COpenSSL",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

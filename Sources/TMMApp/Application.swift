@@ -1,5 +1,7 @@
+import Glibc
 import Logging
 import TMMAdmission
+import TMMKube
 public import TMMPolicy
 import TMMTransport
 
@@ -10,13 +12,72 @@ struct Application {
     var stateDescription: String
     /// Watches the policy file, when one was given.
     var policyReloader: PolicyReloader?
+    /// Live mode: the watch cache and the reconciler, started with the server.
+    var cache: ClusterCache?
+    var reconciler: PeriodicTask?
+
+    func start(readiness: Readiness) {
+        policyReloader?.start()
+        cache?.start()
+        reconciler?.start()
+        if let cache {
+            // /readyz turns true at the first full sync.
+            startThread(name: "tmm-readiness") {
+                while !cache.isSynced { usleep(50_000) }
+                readiness.set(ready: true)
+            }
+        }
+    }
+
+    func stop() {
+        policyReloader?.stop()
+        reconciler?.stop()
+        cache?.stop()
+    }
 
     static func make(options: ServeOptions, readiness: Readiness, metrics: WebhookMetrics, logger: Logger) throws -> Application {
         let config = try loadPolicy(options.configPath)
+        let onDecision: @Sendable (String, Bool, String) -> Void = { metrics.decided(transition: $0, allowed: $1, reason: $2) }
+        let reloaderFor: (@escaping @Sendable (PolicyConfig) -> Void) -> PolicyReloader? = { apply in
+            options.configPath.map { path in
+                PolicyReloader(
+                    path: path, initialContents: (try? readFile(path)) ?? [], interval: options.certificateCheckInterval,
+                    logger: logger, metrics: metrics, apply: apply)
+            }
+        }
+        if options.statePaths.isEmpty, let kube = try liveConfiguration(options, logger: logger) {
+            let client: KubeClient
+            do {
+                client = try KubeClient(config: kube)
+            } catch {
+                throw WebhookServer.StartupError("cannot set up the Kubernetes client: \(error)")
+            }
+            let cache = ClusterCache(
+                client: client,
+                keptAnnotationKeys: ClusterState.defaultKeptAnnotationKeys.union([config.annotationKey, PodAnnotator.writtenAtKey]),
+                logger: logger
+            ) { resource, status in
+                metrics.cacheActivity(resource: resource.rawValue, synced: status.synced, lastActivity: status.lastActivity)
+            }
+            var settings = LiveEntryDecider.Settings()
+            settings.namespace = options.namespace ?? kube.namespace ?? "tmm-system"
+            settings.podName = options.podName ?? hostName()
+            settings.pendingTTL = options.pendingTTL
+            settings.freshnessWait = options.freshnessWait
+            settings.annotationGrace = options.annotationGrace
+            let decider = LiveEntryDecider(cache: cache, config: config, settings: settings, logger: logger, metrics: metrics)
+            let reviewer = AdmissionReviewer(
+                taintKeysProvider: { decider.config.taintKeys }, decider: decider, logger: logger, onDecision: onDecision)
+            let reconciler = PeriodicTask(name: "tmm-reconcile", interval: .seconds(60)) { decider.reconcile() }
+            return Application(
+                reviewer: reviewer, readyAtStart: false,
+                stateDescription: "live: \(kube.source) \(kube.host):\(kube.port), namespace \(settings.namespace)",
+                policyReloader: reloaderFor { decider.update(config: $0) }, cache: cache, reconciler: reconciler)
+        }
         let decider: SnapshotEntryDecider
         let description: String
         if options.statePaths.isEmpty {
-            let reason = "no cluster state is configured (start with --state FILE, or in a cluster)"
+            let reason = "no cluster state is configured (start with --state FILE, --kubeconfig FILE, or in a cluster)"
             decider = SnapshotEntryDecider(config: config, state: nil, unknownReason: reason, logger: logger, metrics: metrics)
             description = "none: entries are decided as unknown state (\(config.failClosed ? "denied, GenericFailure" : "allowed, failClosed: false"))"
             logger.warning("\(reason); entries will be \(config.failClosed ? "denied with GenericFailure" : "allowed")")
@@ -25,17 +86,33 @@ struct Application {
             decider = SnapshotEntryDecider(config: config, state: state, unknownReason: "", logger: logger, metrics: metrics)
             description = "snapshot \(options.statePaths.joined(separator: ",")) (\(state.nodeCount) nodes, \(state.podCount) pods, \(state.budgetCount) budgets)"
         }
-        let reviewer = AdmissionReviewer(taintKeysProvider: { decider.config.taintKeys }, decider: decider, logger: logger) {
-            metrics.decided(transition: $0, allowed: $1, reason: $2)
-        }
-        let reloader = options.configPath.map { path in
-            PolicyReloader(
-                path: path, initialContents: (try? readFile(path)) ?? [], interval: options.certificateCheckInterval,
-                logger: logger, metrics: metrics
-            ) { decider.update(config: $0) }
-        }
-        return Application(reviewer: reviewer, readyAtStart: true, stateDescription: description, policyReloader: reloader)
+        let reviewer = AdmissionReviewer(
+            taintKeysProvider: { decider.config.taintKeys }, decider: decider, logger: logger, onDecision: onDecision)
+        return Application(
+            reviewer: reviewer, readyAtStart: true, stateDescription: description,
+            policyReloader: reloaderFor { decider.update(config: $0) })
     }
+
+    /// The Kubernetes configuration for live mode, or nil when there is none to use (no flag, no
+    /// KUBECONFIG, not in a pod). A configuration that is given but broken is a startup error.
+    static func liveConfiguration(_ options: ServeOptions, logger: Logger) throws -> KubeConfig? {
+        let environment = KubeConfig.processEnvironment()
+        let given = options.kubeconfig != nil || environment["KUBECONFIG"] != nil || environment["KUBERNETES_SERVICE_HOST"] != nil
+        guard given else { return nil }
+        do {
+            let config = try KubeConfig.load(kubeconfigPath: options.kubeconfig, environment: environment)
+            for warning in config.warnings { logger.warning("\(warning)") }
+            return config
+        } catch {
+            throw WebhookServer.StartupError("\(error)")
+        }
+    }
+}
+
+func hostName() -> String {
+    var buffer = [CChar](repeating: 0, count: 256)
+    guard gethostname(&buffer, buffer.count) == 0 else { return "tmm-webhook" }
+    return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
 
 /// Reads the policy file, or the defaults when none is given.

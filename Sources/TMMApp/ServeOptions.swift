@@ -15,6 +15,15 @@ public struct ServeOptions: Sendable {
     public var shutdownGrace: Duration = .seconds(20)
     public var certificateCheckInterval: Duration = .seconds(5)
     public var eventLoops: Int?
+    /// A kubeconfig file for live mode (else `KUBECONFIG`, else in-cluster when in a pod).
+    public var kubeconfig: String?
+    /// Our namespace (the Lease lives there) and pod name; from the downward API in a pod.
+    public var namespace: String?
+    public var podName: String?
+    /// Pending-entry TTL, freshness wait and annotation grace period (live mode).
+    public var pendingTTL: Duration = .seconds(60)
+    public var freshnessWait: Duration = .seconds(1)
+    public var annotationGrace: Duration = .seconds(600)
 
     public init() {}
 }

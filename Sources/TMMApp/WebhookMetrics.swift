@@ -25,7 +25,9 @@ public final class WebhookMetrics: HTTPServerObserver {
         var decisions: [String: CoreMetrics.Counter] = [:]
         var patches: [String: CoreMetrics.Counter] = [:]
         var reloads: [String: CoreMetrics.Counter] = [:]
+        var cache: [String: (CoreMetrics.Gauge, CoreMetrics.Gauge)] = [:]
     }
+    private let cacheLastActivity = Mutex<[String: UInt64]>([:])
 
     /// Request latency buckets, 100 µs to 10 s.
     static let durationBuckets: [Duration] = [
@@ -50,6 +52,7 @@ public final class WebhookMetrics: HTTPServerObserver {
 
     /// The Prometheus text exposition of every metric.
     public func render() -> [UInt8] {
+        refreshCacheAges()
         var buffer: [UInt8] = []
         buffer.reserveCapacity(8192)
         registry.emit(into: &buffer)
@@ -122,6 +125,32 @@ public final class WebhookMetrics: HTTPServerObserver {
             in: \.reloads, key: success ? "success" : "failure", label: "tmm_webhook_certificate_reloads_total",
             dimensions: [("result", success ? "success" : "failure")]
         ).increment()
+    }
+
+    /// The watch cache's state for `resource`: synced, and when it last heard from the API server.
+    public func cacheActivity(resource: String, synced: Bool, lastActivity: UInt64) {
+        let gauges = handles.withLock { h -> (CoreMetrics.Gauge, CoreMetrics.Gauge) in
+            if let pair = h.cache[resource] { return pair }
+            let pair = (
+                CoreMetrics.Gauge(label: "tmm_webhook_cache_synced", dimensions: [("resource", resource)], factory: factory),
+                CoreMetrics.Gauge(label: "tmm_webhook_cache_last_event_age_seconds", dimensions: [("resource", resource)], factory: factory)
+            )
+            h.cache[resource] = pair
+            return pair
+        }
+        gauges.0.record(synced ? 1 : 0)
+        cacheLastActivity.withLock { $0[resource] = lastActivity }
+        _ = gauges.1
+    }
+
+    /// Updates the age gauges (called when /metrics is rendered).
+    private func refreshCacheAges() {
+        let now = MonotonicClock.now()
+        let activity = cacheLastActivity.withLock { $0 }
+        let gauges = handles.withLock { $0.cache }
+        for (resource, last) in activity {
+            gauges[resource]?.1.record(last == 0 ? -1 : Double(now &- last) / 1e9)
+        }
     }
 
     /// A policy reload attempt.

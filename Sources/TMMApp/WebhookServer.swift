@@ -66,10 +66,10 @@ public enum WebhookServer {
         } catch {
             throw StartupError("\(error)")
         }
+        readiness.set(ready: app.readyAtStart, reason: app.readyAtStart ? "" : "waiting for the first sync of the cluster cache")
         server.start()
         reloader.start()
-        app.policyReloader?.start()
-        readiness.set(ready: app.readyAtStart, reason: app.readyAtStart ? "" : "waiting for cluster state")
+        app.start(readiness: readiness)
         logger.info(
             "serving",
             metadata: [
@@ -86,7 +86,7 @@ public enum WebhookServer {
         readiness.set(ready: false, reason: "shutting down")
         server.shutdown()
         reloader.stop()
-        app.policyReloader?.stop()
+        app.stop()
         logger.info("stopped")
     }
 

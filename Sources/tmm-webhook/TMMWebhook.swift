@@ -118,6 +118,24 @@ struct Serve: ParsableCommand {
     @Option(help: "Policy YAML; every key optional (env TMM_CONFIG).")
     var config: String?
 
+    @Option(help: "Kubeconfig for live mode (else KUBECONFIG, else in-cluster when in a pod).")
+    var kubeconfig: String?
+
+    @Option(help: "The webhook's own namespace, where the admitted-entries Lease lives (env TMM_NAMESPACE; default: the service account's).")
+    var namespace: String?
+
+    @Option(help: "This replica's name, for Events and the Lease (env TMM_POD_NAME; default: the host name).")
+    var podName: String?
+
+    @Option(help: "Seconds an admitted entry counts as a node in maintenance before its taint is seen (env TMM_PENDING_TTL).")
+    var pendingTtl: Double = env("TMM_PENDING_TTL").flatMap { Double($0) } ?? 60
+
+    @Option(help: "Seconds an entry decision waits for the cache to catch up with the API server (env TMM_FRESHNESS_WAIT).")
+    var freshnessWait: Double = env("TMM_FRESHNESS_WAIT").flatMap { Double($0) } ?? 1
+
+    @Option(help: "Seconds before the reconciler removes a failure annotation from a pod whose node is not in maintenance (env TMM_ANNOTATION_GRACE).")
+    var annotationGrace: Double = env("TMM_ANNOTATION_GRACE").flatMap { Double($0) } ?? 600
+
     @OptionGroup var logging: LoggingOptions
 
     func run() throws {
@@ -136,6 +154,12 @@ struct Serve: ParsableCommand {
         options.eventLoops = eventLoops ?? env("TMM_EVENT_LOOPS").flatMap { Int($0) }
         options.statePaths = state.isEmpty ? (env("TMM_STATE")?.split(separator: ",").map(String.init) ?? []) : state
         options.configPath = config ?? env("TMM_CONFIG")
+        options.kubeconfig = kubeconfig
+        options.namespace = namespace ?? env("TMM_NAMESPACE")
+        options.podName = podName ?? env("TMM_POD_NAME")
+        options.pendingTTL = try seconds("--pending-ttl", pendingTtl)
+        options.freshnessWait = try seconds("--freshness-wait", freshnessWait)
+        options.annotationGrace = try seconds("--annotation-grace", annotationGrace)
         do {
             try WebhookServer.run(options, logger: logger)
         } catch let error as WebhookServer.StartupError {

@@ -1,0 +1,78 @@
+import Glibc
+import Logging
+import Synchronization
+import TMMJSON
+import TMMKube
+import TMMPolicy
+import TMMTransport
+
+/// Writes and removes the failure annotation on pods through the API server: merge patches, several at
+/// a time, retried on 409/429/5xx and transport errors until the deadline. A pod that is gone (404) is
+/// fine. Alongside the reason it records when it was written, for the reconciler's grace period.
+struct PodAnnotator: Sendable {
+    let client: KubeClient
+    /// How many patches are in flight at once.
+    var parallelism = 8
+    static let writtenAtKey = "tmm-webhook.io/emm-failure-at"
+
+    struct Outcome: Sendable, Equatable {
+        var patched = 0
+        var gone = 0
+        var failed = 0
+        var total: Int { patched + gone + failed }
+    }
+
+    /// Sets `key` to `value` (or removes it when nil) on every pod; returns what happened.
+    func annotate(_ pods: [PodRef], key: String, value: String?, now: Int64, deadline: UInt64) -> Outcome {
+        guard !pods.isEmpty else { return Outcome() }
+        let patch: JSON = [
+            "metadata": [
+                "annotations": [
+                    key: value.map { JSON.string($0) } ?? .null,
+                    Self.writtenAtKey: value == nil ? .null : .string(String(now)),
+                ]
+            ]
+        ]
+        let next = Atomic<Int>(0)
+        let outcome = Mutex(Outcome())
+        let workers = min(parallelism, pods.count)
+        let threads = (0..<workers).map { i in
+            startThread(name: "tmm-patch-\(i)") {
+                while true {
+                    let index = next.add(1, ordering: .relaxed).oldValue
+                    if index >= pods.count { return }
+                    let result = patchOne(pods[index], patch: patch, deadline: deadline)
+                    outcome.withLock { o in
+                        switch result {
+                        case .patched: o.patched += 1
+                        case .gone: o.gone += 1
+                        case .failed: o.failed += 1
+                        }
+                    }
+                }
+            }
+        }
+        for thread in threads { thread.join() }
+        return outcome.withLock { $0 }
+    }
+
+    enum Result { case patched, gone, failed }
+
+    private func patchOne(_ pod: PodRef, patch: JSON, deadline: UInt64) -> Result {
+        var attempt = 0
+        while MonotonicClock.now() < deadline {
+            do throws(KubeError) {
+                _ = try client.patch("/api/v1/namespaces/\(pod.namespace)/pods/\(pod.name)", mergePatch: patch, deadline: deadline)
+                return .patched
+            } catch {
+                if error.isNotFound { return .gone }
+                guard error.isRetryable || error.isConflict else { return .failed }
+                attempt += 1
+                let pause = min(UInt64(25_000_000) << UInt64(min(attempt, 5)), 500_000_000)
+                if MonotonicClock.now() &+ pause >= deadline { return .failed }
+                usleep(UInt32(pause / 1000))
+            }
+        }
+        return .failed
+    }
+}
