@@ -114,7 +114,10 @@ let package = Package(
         ),
         .testTarget(
             name: "TMMKubeTests",
-            dependencies: ["TMMKube", "TMMTransport", "TMMJSON", "CZlib", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "TMMKube", "TMMTransport", "TMMJSON", "CZlib", "TMMApp", "TMMAdmission", "TMMPolicy",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             resources: [.copy("Fixtures")],
             swiftSettings: strict
         ),

@@ -178,7 +178,9 @@ final class FakeAPIServer: Sendable {
                 return (state.objects[path], members, state.resourceVersion)
             }
             if let object { return .json(200, Array(object.serialized.utf8)) }
-            guard !members.isEmpty else {
+            // A collection with no members is an empty list, as on the real server; anything else is 404.
+            let collections: Set<String> = ["pods", "nodes", "poddisruptionbudgets", "leases", "events"]
+            guard !members.isEmpty || collections.contains(String(path.split(separator: "/").last ?? "")) else {
                 return .json(404, Self.notFound(path))
             }
             var start = 0
