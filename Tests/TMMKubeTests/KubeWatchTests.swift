@@ -161,11 +161,7 @@ import TMMTransport
         let server = try FakeAPIServer(token: "new")
         defer { server.stop() }
         let directory = try temporaryDirectory()
-        try write("old", to: "\(directory)/token")
-        let client = try KubeClient(config: server.config(tokenFile: "\(directory)/token"))
-        _ = client  // first token read happens on the first request
-        try write("new", to: "\(directory)/token")
-        // The client has not read the file yet, so it reads "new" directly; force the stale case:
+        // The server has moved on to "new"; the file still says "old" when the client first reads it.
         let stale = try KubeClient(config: server.config(tokenFile: "\(directory)/token"))
         try write("old", to: "\(directory)/token")
         #expect(throws: KubeError.self) { try stale.get("/api/v1/nodes/n1") }  // reads "old": 401, re-reads "old": 401
