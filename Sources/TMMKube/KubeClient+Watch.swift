@@ -13,7 +13,8 @@ extension KubeClient {
         _ path: String, resourceVersion: String?, allowBookmarks: Bool = true, timeoutSeconds: Int = 300,
         deadline: UInt64? = nil, onEvent: (KubeWatchEvent) -> Bool
     ) throws(KubeError) -> KubeWatchEnd {
-        var query: [(String, String)] = [("watch", "1")]
+        // `watch=true`, as client-go sends it (some emulators accept no other spelling).
+        var query: [(String, String)] = [("watch", "true")]
         if let resourceVersion, !resourceVersion.isEmpty { query.append(("resourceVersion", resourceVersion)) }
         if allowBookmarks { query.append(("allowWatchBookmarks", "true")) }
         query.append(("timeoutSeconds", String(timeoutSeconds)))

@@ -274,20 +274,6 @@ public final class KubeClient: Sendable {
     }
 }
 
-/// All items of a collection and the `resourceVersion` to watch from.
-public struct KubeList: Sendable {
-    public var items: [JSON]
-    public var resourceVersion: String
-    /// How many pages the server sent.
-    public var pages: Int
-
-    public init(items: [JSON], resourceVersion: String, pages: Int) {
-        self.items = items
-        self.resourceVersion = resourceVersion
-        self.pages = pages
-    }
-}
-
 /// A keep-alive connection of the pool. Used by one thread at a time: it is either in the pool (under
 /// the client's `Mutex`) or checked out by exactly one call, which is what makes `@unchecked` safe.
 final class PooledConnection: @unchecked Sendable {

@@ -65,14 +65,14 @@ public struct KubeError: Error, Sendable, Equatable, CustomStringConvertible {
 
     public static func == (a: KubeError, b: KubeError) -> Bool { a.code == b.code }
 
-    /// 404, or reason `NotFound`.
-    public var isNotFound: Bool { code == .status && (reason == "NotFound" || (reason.isEmpty && httpStatus == 404)) }
-    /// 409 with reason `Conflict` (a stale `resourceVersion`).
-    public var isConflict: Bool { code == .status && httpStatus == 409 && reason != "AlreadyExists" }
-    /// 409 with reason `AlreadyExists` (a create of a name that exists).
+    /// Reason `NotFound`, or a 404 whose reason is not one Kubernetes defines (as client-go decides).
+    public var isNotFound: Bool { isReason("NotFound", orCode: 404) }
+    /// Reason `Conflict` (a stale `resourceVersion`), or a 409 with a reason Kubernetes does not define.
+    public var isConflict: Bool { isReason("Conflict", orCode: 409) }
+    /// Reason `AlreadyExists` (a create of a name that exists).
     public var isAlreadyExists: Bool { code == .status && reason == "AlreadyExists" }
-    /// 410, or reason `Expired`/`Gone`: the resourceVersion is too old; relist.
-    public var isGone: Bool { code == .status && (httpStatus == 410 || reason == "Expired" || reason == "Gone") }
+    /// Reason `Expired` or `Gone`, or a 410 with an unknown reason: the resourceVersion is too old; relist.
+    public var isGone: Bool { code == .status && (reason == "Expired" || isReason("Gone", orCode: 410)) }
     /// 401: the token is missing, wrong or expired.
     public var isUnauthorized: Bool { code == .status && httpStatus == 401 }
     /// 403: the identity lacks the RBAC right.
@@ -85,6 +85,20 @@ public struct KubeError: Error, Sendable, Equatable, CustomStringConvertible {
         default: false
         }
     }
+
+    /// client-go's rule: the reason decides; the HTTP code only when the reason is not a known one.
+    private func isReason(_ wanted: String, orCode status: Int) -> Bool {
+        guard code == .status else { return false }
+        if reason == wanted { return true }
+        return !Self.knownReasons.contains(reason) && httpStatus == status
+    }
+
+    /// The `StatusReason`s Kubernetes defines (metav1).
+    static let knownReasons: Set<String> = [
+        "Unauthorized", "Forbidden", "NotFound", "AlreadyExists", "Conflict", "Gone", "Invalid", "ServerTimeout",
+        "StoreReadError", "Timeout", "TooManyRequests", "BadRequest", "MethodNotAllowed", "NotAcceptable",
+        "RequestEntityTooLarge", "UnsupportedMediaType", "InternalError", "Expired", "ServiceUnavailable",
+    ]
 
     static func defaultReason(_ status: Int) -> String {
         switch status {

@@ -112,6 +112,12 @@ import TMMTransport
         #expect(KubeError(.transport, "x").isRetryable)
         #expect(!KubeError(.configuration, "x").isRetryable)
         #expect(KubeError(.status, httpStatus: 410, reason: "Gone", "x").isGone)
+        // As client-go: an unknown reason falls back to the HTTP code; a known one decides alone.
+        #expect(KubeError(.status, httpStatus: 404, reason: "Object Not Found", "x").isNotFound)
+        #expect(!KubeError(.status, httpStatus: 404, reason: "Forbidden", "x").isNotFound)
+        #expect(KubeError(.status, httpStatus: 409, reason: "Object Already Exists", "x").isConflict)
+        #expect(!KubeError(.status, httpStatus: 409, reason: "Object Already Exists", "x").isAlreadyExists)
+        #expect(KubeError(.status, httpStatus: 410, reason: "", "x").isGone)
         #expect(KubeError(status: ["kind": "Status", "code": 410, "reason": "Expired", "message": "too old"]).isGone)
         #expect(KubeError(httpStatus: 502, body: Array("<html>bad gateway</html>".utf8)).message == "<html>bad gateway</html>")
     }
