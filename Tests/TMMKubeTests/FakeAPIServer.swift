@@ -70,6 +70,8 @@ final class FakeAPIServer: Sendable {
             var delay: Double = 0
             var gzip = false
             var watchScript: [WatchStep]?
+            /// Scripts for one collection path, served once each in order (then the default script).
+            var pathScripts: [String: [[WatchStep]]] = [:]
             var requests: [Recorded] = []
             var connectionsAccepted = 0
         }
@@ -84,6 +86,8 @@ final class FakeAPIServer: Sendable {
         func setDelay(seconds: Double) { state.withLock { $0.delay = seconds } }
         func setGzip(_ on: Bool) { state.withLock { $0.gzip = on } }
         func setWatchScript(_ steps: [WatchStep]) { state.withLock { $0.watchScript = steps } }
+        /// Queues scripts for the next watches of `path` (e.g. `/api/v1/pods`), used once each in order.
+        func queueWatchScripts(_ scripts: [[WatchStep]], for path: String) { state.withLock { $0.pathScripts[path, default: []] += scripts } }
         var requests: [Recorded] { state.withLock { $0.requests } }
         var connectionsAccepted: Int { state.withLock { $0.connectionsAccepted } }
         func object(_ path: String) -> JSON? { state.withLock { $0.objects[path] } }
@@ -151,7 +155,7 @@ final class FakeAPIServer: Sendable {
                 return
             }
             if query["watch"] == "1" || query["watch"] == "true" {
-                serveWatch(responder)
+                serveWatch(path, responder)
                 return
             }
             let response: HTTPResponse
@@ -280,8 +284,15 @@ final class FakeAPIServer: Sendable {
             }
         }
 
-        private func serveWatch(_ responder: HTTPResponder) {
-            let script = state.withLock { $0.watchScript } ?? Self.defaultWatchScript()
+        private func serveWatch(_ path: String, _ responder: HTTPResponder) {
+            let script = state.withLock { state -> [WatchStep] in
+                if var queued = state.pathScripts[path], !queued.isEmpty {
+                    let first = queued.removeFirst()
+                    state.pathScripts[path] = queued
+                    return first
+                }
+                return state.watchScript ?? Self.defaultWatchScript()
+            }
             let stream = responder.respondStreaming(
                 HTTPResponse(status: 200, headers: [("Cache-Control", "no-cache, private"), ("Content-Type", "application/json")]))
             DispatchQueue.global().async {

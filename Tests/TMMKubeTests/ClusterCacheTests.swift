@@ -1,0 +1,105 @@
+import Foundation
+import Logging
+import Testing
+@testable import TMMApp
+import TMMJSON
+import TMMKube
+import TMMPolicy
+import TMMTransport
+
+/// The watch cache against the fake API server's real wire format.
+@Suite(.serialized) struct ClusterCacheTests {
+    func cache(_ fake: FakeAPIServer) throws -> ClusterCache {
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let cache = ClusterCache(
+            client: try KubeClient(config: fake.config()), keptAnnotationKeys: ["emm-failure"], logger: logger, pageSize: 2,
+            watchTimeoutSeconds: 60)
+        cache.start()
+        return cache
+    }
+
+    func waitFor(_ what: String, timeout: Double = 10, _ condition: () -> Bool) throws {
+        let end = Date().addingTimeInterval(timeout)
+        while !condition() && Date() < end { usleep(10_000) }
+        try #require(condition(), "timed out waiting for \(what)")
+    }
+
+    func line(_ json: JSON) -> [UInt8] { Array(json.serialized.utf8) + [0x0A] }
+
+    @Test func watchEventsAndBookmarksUpdateTheCache() throws {
+        let fake = try FakeAPIServer()
+        defer { fake.stop() }
+        fake.api.setWatchScript([.pause(milliseconds: 60_000)])
+        var db0 = try #require(fake.api.object("/api/v1/namespaces/store/pods/db-0"))
+        var added = db0
+        if case .object(var o) = added, case .object(var m) = o["metadata"]! {
+            m["name"] = "db-9"
+            m["resourceVersion"] = "990"
+            o["metadata"] = .object(m)
+            added = .object(o)
+        }
+        if case .object(var o) = db0, case .object(var m) = o["metadata"]! {
+            m["resourceVersion"] = "991"
+            o["metadata"] = .object(m)
+            db0 = .object(o)
+        }
+        fake.api.queueWatchScripts(
+            [[
+                .event(line(["type": "ADDED", "object": added])),
+                .event(line(["type": "DELETED", "object": db0])),
+                .event(line(["type": "BOOKMARK", "object": ["kind": "Pod", "apiVersion": "v1", "metadata": ["resourceVersion": "999"]]])),
+                .pause(milliseconds: 60_000),
+            ]], for: "/api/v1/pods")
+        let cache = try cache(fake)
+        defer { cache.stop() }
+        try waitFor("the events") {
+            cache.withState { state, status in
+                state.pod(namespace: "store", name: "db-9") != nil && state.pod(namespace: "store", name: "db-0") == nil
+                    && status[.pods]!.resourceVersion == "999"
+            }
+        }
+        #expect(cache.withState { state, _ in state.podCount } == 3)
+        #expect(cache.withState { state, _ in state.pods(onNode: "n1").map(\.name) }.contains("db-9"))
+    }
+
+    @Test func relistsAfterA410AndResumesAfterACutStream() throws {
+        let fake = try FakeAPIServer()
+        defer { fake.stop() }
+        fake.api.setWatchScript([.pause(milliseconds: 60_000)])
+        let expired = Array("{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Failure\",\"message\":\"too old resource version: 1 (227)\",\"reason\":\"Expired\",\"code\":410}}\n".utf8)
+        fake.api.queueWatchScripts([[.event(expired)]], for: "/api/v1/nodes")
+        fake.api.queueWatchScripts([[.cut]], for: "/apis/policy/v1/poddisruptionbudgets")
+        let cache = try cache(fake)
+        defer { cache.stop() }
+        func requests(_ prefix: String) -> [String] { fake.api.requests.map(\.target).filter { $0.hasPrefix(prefix) } }
+        try waitFor("a relist of nodes") { requests("/api/v1/nodes?limit=").count >= 2 }
+        try waitFor("a second budget watch") { requests("/apis/policy/v1/poddisruptionbudgets?watch").count >= 2 }
+        // The cut stream resumed from the list's resourceVersion without listing again.
+        #expect(requests("/apis/policy/v1/poddisruptionbudgets?limit=").count == 1)
+        let watches = requests("/apis/policy/v1/poddisruptionbudgets?watch")
+        let version = cache.withState { _, status in status[.poddisruptionbudgets]!.resourceVersion }
+        #expect(watches.last?.contains("resourceVersion=\(version)") == true, "\(watches)")
+        try waitFor("sync") { cache.isSynced }
+        #expect(cache.withState { state, _ in state.nodeCount } == 3)
+    }
+
+    @Test func notReadyUntilSyncedAndStaleWhenTheAPIServerIsAhead() throws {
+        let fake = try FakeAPIServer()
+        fake.api.setWatchScript([.pause(milliseconds: 60_000)])
+        fake.api.setDelay(seconds: 0.5)
+        let cache = try cache(fake)
+        defer { cache.stop() }
+        #expect(!cache.isSynced)
+        #expect(cache.waitUntilFresh(resourceVersion: 1, wait: .milliseconds(50)) != nil)
+        fake.api.setDelay(seconds: 0)
+        try waitFor("sync") { cache.isSynced }
+        // Quiet, open watches count as current once nothing arrives for a moment.
+        #expect(cache.waitUntilFresh(resourceVersion: 10_000, wait: .seconds(1)) == nil)
+        // Without a watch (the server is gone), a cache behind the API server is stale.
+        fake.stop()
+        try waitFor("the watches to drop") { cache.withState { _, status in status.values.allSatisfy { !$0.watching } } }
+        let stale = cache.waitUntilFresh(resourceVersion: 10_000, wait: .milliseconds(300))
+        #expect(stale?.contains("behind the API server") == true, "\(stale ?? "fresh")")
+    }
+}
