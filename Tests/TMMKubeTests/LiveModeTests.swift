@@ -203,4 +203,41 @@ import TMMTransport
         let patch: JSON = ["metadata": ["annotations": ["emm-failure": .string(value), .init(stringLiteral: PodAnnotator.writtenAtKey): .string(at)]]]
         _ = try client.patch("/api/v1/namespaces/store/pods/\(pod)", mergePatch: patch)
     }
+
+    /// Through the HTTPS server: the denied entry's pods carry the annotation by the time the answer
+    /// arrives, and a non-entry update is answered while the API server is slow.
+    @Test func overHTTPSTheAnnotationIsThereBeforeTheAnswer() throws {
+        let fake = try Self.fake()
+        defer { fake.stop() }
+        let decider = try Self.replica(fake)
+        defer { decider.cache.stop() }
+        let certificates = try TestCertificates()
+        let handler = WebhookHandler(reviewer: AdmissionReviewer(decider: decider, logger: Self.quiet()), readiness: Readiness())
+        var configuration = HTTPServerConfiguration(host: "127.0.0.1", port: 0)
+        configuration.eventLoopCount = 1
+        let server = try HTTPServer(
+            configuration: configuration, tls: TLSContextSource(try certificates.serverContext()), handler: handler, logger: Self.quiet())
+        server.start()
+        defer { server.shutdown() }
+        let client = HTTPClientConnection(
+            try TLSClientConnection(host: "127.0.0.1", port: server.port, context: try certificates.clientContext(), deadline: deadline(5)))
+        func review(_ node: String, uid: String, taint: Bool) throws -> JSON {
+            let taints = taint ? #"[{"key":"drain","value":"planned-downtime","effect":"NoSchedule"}]"# : "[]"
+            let body = #"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"\#(uid)","kind":{"group":"","version":"v1","kind":"Node"},"operation":"UPDATE","name":"\#(node)","dryRun":false,"object":{"spec":{"taints":\#(taints)}},"oldObject":{"spec":{}}}}"#
+            try client.send(
+                method: "POST", target: "/validate?timeout=5s", host: "x", headers: [("Content-Type", "application/json")],
+                body: Array(body.utf8), deadline: deadline(6))
+            return try JSON.parse(try client.readResponse(deadline: deadline(6)).body)
+        }
+        #expect(try review("n2", uid: "a", taint: true)["response"]?["allowed"]?.bool == true)
+        let denied = try review("n3", uid: "b", taint: true)
+        #expect(denied["response"]?["allowed"]?.bool == false)
+        #expect(Self.annotation(fake, pod: "db-2") == "TooManyExistingFailures")
+        // A label change is answered from memory, without waiting on a slow API server.
+        fake.api.setDelay(seconds: 3)
+        let start = Date()
+        #expect(try review("n1", uid: "c", taint: false)["response"]?["allowed"]?.bool == true)
+        #expect(Date().timeIntervalSince(start) < 0.5)
+        fake.api.setDelay(seconds: 0)
+    }
 }
