@@ -94,6 +94,13 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // Benchmarks of the live cache and the annotator (run by hand; see bench/README.md).
+        .executableTarget(
+            name: "tmm-live-bench",
+            dependencies: ["TMMApp", "TMMKube", "TMMTransport", "TMMJSON", "TMMPolicy", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+
         .testTarget(name: "TMMJSONTests", dependencies: ["TMMJSON"], swiftSettings: strict),
         .testTarget(
             name: "TMMPolicyTests",

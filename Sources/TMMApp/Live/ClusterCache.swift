@@ -1,9 +1,9 @@
 import Glibc
-import Logging
+public import Logging
 import Synchronization
 import TMMJSON
-import TMMKube
-import TMMPolicy
+public import TMMKube
+public import TMMPolicy
 import TMMTransport
 
 /// A watch cache of nodes, pods and PodDisruptionBudgets, kept in one `ClusterState`.
@@ -12,8 +12,8 @@ import TMMTransport
 /// a dropped stream resumes from the last resourceVersion seen; a 410 (HTTP or an `ERROR` event) relists;
 /// other errors back off with jitter, up to 30 s. Decisions read the state under the same lock the
 /// watchers write it with, so a decision sees one consistent moment.
-final class ClusterCache: Sendable {
-    enum Resource: String, CaseIterable, Sendable {
+public final class ClusterCache: Sendable {
+    public enum Resource: String, CaseIterable, Sendable {
         case nodes, pods, poddisruptionbudgets
 
         var path: String {
@@ -25,17 +25,17 @@ final class ClusterCache: Sendable {
         }
     }
 
-    struct ResourceStatus: Sendable {
+    public struct ResourceStatus: Sendable {
         /// A full list has been loaded and not invalidated since.
-        var synced = false
+        public var synced = false
         /// The last resourceVersion seen (list, event or bookmark), as a number when it is one.
-        var resourceVersion = ""
-        var resourceVersionNumber: UInt64 = 0
+        public var resourceVersion = ""
+        public var resourceVersionNumber: UInt64 = 0
         /// When the last event or bookmark arrived (monotonic ns); 0 before any.
-        var lastActivity: UInt64 = 0
+        public var lastActivity: UInt64 = 0
         /// A watch stream is open.
-        var watching = false
-        var lastError: String?
+        public var watching = false
+        public var lastError: String?
     }
 
     struct Shared: Sendable {
@@ -44,7 +44,7 @@ final class ClusterCache: Sendable {
         var stopped = false
     }
 
-    let client: KubeClient
+    public let client: KubeClient
     private let shared: Mutex<Shared>
     private let logger: Logger
     private let pageSize: Int
@@ -53,7 +53,7 @@ final class ClusterCache: Sendable {
     /// Called after every change (for metrics), outside the lock.
     private let onActivity: @Sendable (Resource, ResourceStatus) -> Void
 
-    init(
+    public init(
         client: KubeClient, keptAnnotationKeys: Set<String>, logger: Logger, pageSize: Int = 500,
         watchTimeoutSeconds: Int = 300, onActivity: @escaping @Sendable (Resource, ResourceStatus) -> Void = { _, _ in }
     ) {
@@ -67,7 +67,7 @@ final class ClusterCache: Sendable {
         self.shared = Mutex(shared)
     }
 
-    func start() {
+    public func start() {
         let started = Resource.allCases.map { resource in
             startThread(name: "tmm-watch-\(resource.rawValue.prefix(4))") { [self] in run(resource) }
         }
@@ -75,15 +75,15 @@ final class ClusterCache: Sendable {
     }
 
     /// Stops the watchers (each within its current call's deadline).
-    func stop() {
+    public func stop() {
         shared.withLock { $0.stopped = true }
     }
 
     /// True once every resource has been listed.
-    var isSynced: Bool { shared.withLock { $0.status.values.allSatisfy(\.synced) } }
+    public var isSynced: Bool { shared.withLock { $0.status.values.allSatisfy(\.synced) } }
 
     /// What is not synced yet, for `/readyz`.
-    var syncDescription: String {
+    public var syncDescription: String {
         shared.withLock { s in
             Resource.allCases.map { r in "\(r.rawValue): \(s.status[r]!.synced ? "synced" : (s.status[r]!.lastError ?? "listing"))" }
                 .joined(separator: ", ")
@@ -91,7 +91,7 @@ final class ClusterCache: Sendable {
     }
 
     /// Runs `body` with the state and the resources' status, under the cache's lock.
-    func withState<T>(_ body: (inout ClusterState, [Resource: ResourceStatus]) throws -> T) rethrows -> T {
+    public func withState<T>(_ body: (inout ClusterState, [Resource: ResourceStatus]) throws -> T) rethrows -> T {
         try shared.withLock { s in try body(&s.cluster, s.status) }
     }
 

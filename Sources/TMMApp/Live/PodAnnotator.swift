@@ -2,28 +2,30 @@ import Glibc
 import Logging
 import Synchronization
 import TMMJSON
-import TMMKube
-import TMMPolicy
+public import TMMKube
+public import TMMPolicy
 import TMMTransport
 
 /// Writes and removes the failure annotation on pods through the API server: merge patches, several at
 /// a time, retried on 409/429/5xx and transport errors until the deadline. A pod that is gone (404) is
 /// fine. Alongside the reason it records when it was written, for the reconciler's grace period.
-struct PodAnnotator: Sendable {
-    let client: KubeClient
+public struct PodAnnotator: Sendable {
+    public let client: KubeClient
     /// How many patches are in flight at once.
-    var parallelism = 8
-    static let writtenAtKey = "tmm-webhook.io/emm-failure-at"
+    public var parallelism = 8
 
-    struct Outcome: Sendable, Equatable {
-        var patched = 0
-        var gone = 0
-        var failed = 0
-        var total: Int { patched + gone + failed }
+    public init(client: KubeClient) { self.client = client }
+    public static let writtenAtKey = "tmm-webhook.io/emm-failure-at"
+
+    public struct Outcome: Sendable, Equatable {
+        public var patched = 0
+        public var gone = 0
+        public var failed = 0
+        public var total: Int { patched + gone + failed }
     }
 
     /// Sets `key` to `value` (or removes it when nil) on every pod; returns what happened.
-    func annotate(_ pods: [PodRef], key: String, value: String?, now: Int64, deadline: UInt64) -> Outcome {
+    public func annotate(_ pods: [PodRef], key: String, value: String?, now: Int64, deadline: UInt64) -> Outcome {
         guard !pods.isEmpty else { return Outcome() }
         let patch: JSON = [
             "metadata": [
