@@ -91,6 +91,10 @@ final class FakeAPIServer: Sendable {
         var requests: [Recorded] { state.withLock { $0.requests } }
         var connectionsAccepted: Int { state.withLock { $0.connectionsAccepted } }
         func object(_ path: String) -> JSON? { state.withLock { $0.objects[path] } }
+        /// The objects stored under a collection path.
+        func objects(under collection: String) -> [JSON] {
+            state.withLock { $0.objects.filter { $0.key.hasPrefix(collection + "/") }.map(\.value) }
+        }
 
         /// Stores every item of a fixture list under its object path.
         func seed(fixture: String, collection: String) throws {
@@ -232,7 +236,14 @@ final class FakeAPIServer: Sendable {
         }
 
         private func create(_ path: String, _ request: HTTPRequest) -> HTTPResponse {
-            guard let body = try? JSON.parse(Array(request.body)), let name = body.value(at: "metadata", "name")?.string else {
+            guard var body = try? JSON.parse(Array(request.body)) else {
+                return .json(400, Self.status(400, "BadRequest", "invalid JSON"))
+            }
+            // `generateName`: the server picks the name, as Events are created.
+            if body.value(at: "metadata", "name") == nil, let prefix = body.value(at: "metadata", "generateName")?.string {
+                body = Self.mergePatch(body, ["metadata": ["name": .string(prefix + String(UInt32.random(in: 0...UInt32.max), radix: 36))]])
+            }
+            guard let name = body.value(at: "metadata", "name")?.string else {
                 return .json(422, Self.status(422, "Invalid", "metadata.name: Required value: name or generateName is required"))
             }
             let key = "\(path)/\(name)"

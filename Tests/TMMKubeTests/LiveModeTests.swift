@@ -80,6 +80,11 @@ import TMMTransport
         #expect(Self.leaseEntries(fake)["n2"] != nil)
         usleep(500_000)  // Events are posted in the background
         #expect(fake.api.requests.contains { $0.method == "POST" && $0.target == "/api/v1/namespaces/default/events" })
+        let event = fake.api.objects(under: "/api/v1/namespaces/default/events").first
+        #expect(event?["reason"]?.string == "MaintenanceAdmitted")
+        #expect(event?["type"]?.string == "Normal")
+        #expect(event?.value(at: "involvedObject", "kind")?.string == "Node")
+        #expect(event?.value(at: "involvedObject", "name")?.string == "n2")
     }
 
     @Test func aDeniedEntryIsAnnotatedBeforeTheAnswerAndAnAdmittedOneClearsOldAnnotations() throws {
