@@ -138,7 +138,7 @@ let package = Package(
         // pieces agree (names, ports, selectors, secrets, RBAC against deploy/permissions.yaml).
         .testTarget(
             name: "TMMDeployTests",
-            dependencies: [.product(name: "Yams", package: "Yams")],
+            dependencies: ["TMMKube", .product(name: "Yams", package: "Yams")],
             swiftSettings: strict
         ),
     ],
