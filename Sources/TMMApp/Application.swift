@@ -38,13 +38,15 @@ struct Application {
     static func make(options: ServeOptions, readiness: Readiness, metrics: WebhookMetrics, logger: Logger) throws -> Application {
         let config = try loadPolicy(options.configPath)
         let onDecision: @Sendable (String, Bool, String) -> Void = { metrics.decided(transition: $0, allowed: $1, reason: $2) }
-        let reloaderFor: (@escaping @Sendable (PolicyConfig) -> Void) -> PolicyReloader? = { apply in
-            options.configPath.map { path in
-                PolicyReloader(
-                    path: path, initialContents: (try? readFile(path)) ?? [], interval: options.certificateCheckInterval,
-                    logger: logger, metrics: metrics, apply: apply)
+        let reloaderFor:
+            (@escaping @Sendable (String) -> Void, @escaping @Sendable (PolicyConfig) -> Void) -> PolicyReloader? = {
+                rejected, apply in
+                options.configPath.map { path in
+                    PolicyReloader(
+                        path: path, initialContents: (try? readFile(path)) ?? [], interval: options.certificateCheckInterval,
+                        logger: logger, metrics: metrics, onRejected: rejected, apply: apply)
+                }
             }
-        }
         if options.statePaths.isEmpty, let kube = try liveConfiguration(options, logger: logger) {
             let client: KubeClient
             do {
@@ -72,7 +74,10 @@ struct Application {
             return Application(
                 reviewer: reviewer, readyAtStart: false,
                 stateDescription: "live: \(kube.source) \(kube.host):\(kube.port), namespace \(settings.namespace)",
-                policyReloader: reloaderFor { decider.update(config: $0) }, cache: cache, reconciler: reconciler)
+                policyReloader: reloaderFor({ decider.policyRejected($0, configMap: options.policyConfigMap) }) {
+                    decider.update(config: $0)
+                },
+                cache: cache, reconciler: reconciler)
         }
         let decider: SnapshotEntryDecider
         let description: String
@@ -90,7 +95,7 @@ struct Application {
             taintKeysProvider: { decider.config.taintKeys }, decider: decider, logger: logger, onDecision: onDecision)
         return Application(
             reviewer: reviewer, readyAtStart: true, stateDescription: description,
-            policyReloader: reloaderFor { decider.update(config: $0) })
+            policyReloader: reloaderFor({ _ in }) { decider.update(config: $0) })
     }
 
     /// The Kubernetes configuration for live mode, or nil when there is none to use (no flag, no

@@ -12,11 +12,15 @@ final class PolicyReloader: Sendable {
     private let metrics: WebhookMetrics?
     private let state: Mutex<(loaded: [UInt8], rejected: [UInt8]?, task: PeriodicTask?)>
     private let interval: Duration
+    /// Told why a new policy was refused (live mode records an Event).
+    private let onRejected: @Sendable (String) -> Void
 
     init(
         path: String, initialContents: [UInt8], interval: Duration = .seconds(5), logger: Logger,
-        metrics: WebhookMetrics?, apply: @escaping @Sendable (PolicyConfig) -> Void
+        metrics: WebhookMetrics?, onRejected: @escaping @Sendable (String) -> Void = { _ in },
+        apply: @escaping @Sendable (PolicyConfig) -> Void
     ) {
+        self.onRejected = onRejected
         self.path = path
         self.apply = apply
         self.logger = logger
@@ -58,6 +62,7 @@ final class PolicyReloader: Sendable {
             state.withLock { $0.rejected = contents }
             logger.error("new policy is invalid; the previous policy stays in force", metadata: ["path": "\(path)", "error": "\(error)"])
             metrics?.policyReloaded(success: false)
+            onRejected("new policy refused, the previous one stays in force: \(error)")
             return false
         }
     }

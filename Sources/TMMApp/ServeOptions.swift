@@ -24,6 +24,8 @@ public struct ServeOptions: Sendable {
     public var pendingTTL: Duration = .seconds(60)
     public var freshnessWait: Duration = .seconds(1)
     public var annotationGrace: Duration = .seconds(600)
+    /// The ConfigMap the policy file comes from (a refused policy is reported as an Event on it).
+    public var policyConfigMap: String = "tmm-webhook-policy"
 
     public init() {}
 }

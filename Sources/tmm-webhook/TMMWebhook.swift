@@ -127,6 +127,9 @@ struct Serve: ParsableCommand {
     @Option(help: "This replica's name, for Events and the Lease (env TMM_POD_NAME; default: the host name).")
     var podName: String?
 
+    @Option(help: "The ConfigMap the policy file is mounted from; a refused policy is reported as an Event on it (env TMM_POLICY_CONFIGMAP).")
+    var policyConfigmap: String = env("TMM_POLICY_CONFIGMAP") ?? "tmm-webhook-policy"
+
     @Option(help: "Seconds an admitted entry counts as a node in maintenance before its taint is seen (env TMM_PENDING_TTL).")
     var pendingTtl: Double = env("TMM_PENDING_TTL").flatMap { Double($0) } ?? 60
 
@@ -155,6 +158,7 @@ struct Serve: ParsableCommand {
         options.statePaths = state.isEmpty ? (env("TMM_STATE")?.split(separator: ",").map(String.init) ?? []) : state
         options.configPath = config ?? env("TMM_CONFIG")
         options.kubeconfig = kubeconfig
+        options.policyConfigMap = policyConfigmap
         options.namespace = namespace ?? env("TMM_NAMESPACE")
         options.podName = podName ?? env("TMM_POD_NAME")
         options.pendingTTL = try seconds("--pending-ttl", pendingTtl)

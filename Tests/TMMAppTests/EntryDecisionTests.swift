@@ -137,9 +137,10 @@ func quietLogger() -> Logger {
         let decider = SnapshotEntryDecider(
             config: try loadPolicy(path), state: try fixtureState(), unknownReason: "", logger: quietLogger())
         let metrics = WebhookMetrics()
+        let rejections = Mutex<[String]>([])
         let reloader = PolicyReloader(
             path: path, initialContents: Array(try Data(contentsOf: URL(fileURLWithPath: path))), logger: quietLogger(),
-            metrics: metrics
+            metrics: metrics, onRejected: { message in rejections.withLock { $0.append(message) } }
         ) { decider.update(config: $0) }
         #expect(reloader.checkNow() == false)
         #expect(try decide(decider, try entryBody(node: "n1", uid: "u1")).allowed)
@@ -153,6 +154,8 @@ func quietLogger() -> Logger {
         #expect(reloader.checkNow() == false)
         #expect(decider.config.maxNodesInMaintenance == 2)
         #expect(decider.config.mode == .audit)
+        #expect(rejections.withLock { $0 }.count == 1)
+        #expect(rejections.withLock { $0 }.first?.contains("maxNodesInMaintenance") == true)
         let text = String(decoding: metrics.render(), as: UTF8.self)
         #expect(text.contains(#"tmm_webhook_policy_reloads_total{result="success"} 1"#))
         #expect(text.contains(#"tmm_webhook_policy_reloads_total{result="failure"} 1"#))

@@ -245,4 +245,18 @@ import TMMTransport
         #expect(Date().timeIntervalSince(start) < 0.5)
         fake.api.setDelay(seconds: 0)
     }
+
+    @Test func aRefusedPolicyIsReportedAsAnEventOnItsConfigMap() throws {
+        let fake = try Self.fake()
+        defer { fake.stop() }
+        let decider = try Self.replica(fake)
+        defer { decider.cache.stop() }
+        decider.policyRejected("line 2: maxNodesInMaintenance: not an integer", configMap: "tmm-webhook-policy")
+        usleep(500_000)
+        let event = fake.api.objects(under: "/api/v1/namespaces/tmm-system/events").first
+        #expect(event?["reason"]?.string == "PolicyRejected")
+        #expect(event?["type"]?.string == "Warning")
+        #expect(event?.value(at: "involvedObject", "kind")?.string == "ConfigMap")
+        #expect(event?.value(at: "involvedObject", "name")?.string == "tmm-webhook-policy")
+    }
 }

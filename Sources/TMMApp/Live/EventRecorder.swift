@@ -15,14 +15,28 @@ struct EventRecorder: Sendable {
     private static let queue = DispatchQueue(label: "tmm-webhook.events")
 
     func record(node: String, admitted: Bool, message: String) {
+        record(
+            namespace: "default", involved: ["apiVersion": "v1", "kind": "Node", "name": .string(node), "uid": .string(node)],
+            generateName: "\(node).", warning: !admitted, reason: admitted ? "MaintenanceAdmitted" : "MaintenanceRejected",
+            message: message)
+    }
+
+    /// A Warning Event on the policy ConfigMap: a new policy was refused and the old one stays.
+    func recordPolicyRejected(namespace: String, configMap: String, message: String) {
+        record(
+            namespace: namespace, involved: ["apiVersion": "v1", "kind": "ConfigMap", "name": .string(configMap), "namespace": .string(namespace)],
+            generateName: "\(configMap).", warning: true, reason: "PolicyRejected", message: message)
+    }
+
+    private func record(namespace: String, involved: JSON, generateName: String, warning: Bool, reason: String, message: String) {
         let now = Self.rfc3339(Int64(time(nil)))
         let event: JSON = [
             "apiVersion": "v1", "kind": "Event",
-            "metadata": ["generateName": .string("\(node)."), "namespace": "default"],
-            "involvedObject": ["apiVersion": "v1", "kind": "Node", "name": .string(node), "uid": .string(node)],
-            "reason": .string(admitted ? "MaintenanceAdmitted" : "MaintenanceRejected"),
+            "metadata": ["generateName": .string(generateName), "namespace": .string(namespace)],
+            "involvedObject": involved,
+            "reason": .string(reason),
             "message": .string(String(message.prefix(1024))),
-            "type": .string(admitted ? "Normal" : "Warning"),
+            "type": .string(warning ? "Warning" : "Normal"),
             "source": ["component": "tmm-webhook"],
             "reportingComponent": "tmm-webhook",
             "reportingInstance": .string(reportingInstance),
@@ -32,9 +46,9 @@ struct EventRecorder: Sendable {
         let logger = self.logger
         Self.queue.async {
             do throws(KubeError) {
-                _ = try client.create("/api/v1/namespaces/default/events", event, deadline: MonotonicClock.now() + 5_000_000_000)
+                _ = try client.create("/api/v1/namespaces/\(namespace)/events", event, deadline: MonotonicClock.now() + 5_000_000_000)
             } catch {
-                logger.warning("cannot record an Event", metadata: ["node": "\(node)", "error": "\(error)"])
+                logger.warning("cannot record an Event", metadata: ["reason": "\(reason)", "error": "\(error)"])
             }
         }
     }

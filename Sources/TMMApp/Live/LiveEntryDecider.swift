@@ -49,6 +49,11 @@ final class LiveEntryDecider: EntryDecider {
 
     func update(config: PolicyConfig) { policy.withLock { $0 = (config, PolicyEngine(config: config)) } }
 
+    /// Records that a new policy was refused, on the policy ConfigMap.
+    func policyRejected(_ message: String, configMap: String) {
+        events.recordPolicyRejected(namespace: settings.namespace, configMap: configMap, message: message)
+    }
+
     func decide(_ entry: EntryRequest, completion: @escaping @Sendable (AdmissionDecision) -> Void) {
         queue.async { [self] in completion(decideNow(entry)) }
     }
