@@ -101,6 +101,14 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // Helpers the test targets share (certificates, running commands, deadlines).
+        .target(
+            name: "TMMTestSupport",
+            dependencies: ["TMMTransport"],
+            path: "Tests/TMMTestSupport",
+            swiftSettings: strict
+        ),
+
         .testTarget(name: "TMMJSONTests", dependencies: ["TMMJSON"], swiftSettings: strict),
         .testTarget(
             name: "TMMPolicyTests",
@@ -116,13 +124,13 @@ let package = Package(
         ),
         .testTarget(
             name: "TMMTransportTests",
-            dependencies: ["TMMTransport", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["TMMTransport", "TMMTestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .testTarget(
             name: "TMMKubeTests",
             dependencies: [
-                "TMMKube", "TMMTransport", "TMMJSON", "CZlib", "TMMApp", "TMMAdmission", "TMMPolicy",
+                "TMMKube", "TMMTransport", "TMMJSON", "CZlib", "TMMApp", "TMMAdmission", "TMMPolicy", "TMMTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             resources: [.copy("Fixtures")],
@@ -130,7 +138,9 @@ let package = Package(
         ),
         .testTarget(
             name: "TMMAppTests",
-            dependencies: ["TMMApp", "TMMTransport", "TMMAdmission", "TMMJSON", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "TMMApp", "TMMTransport", "TMMAdmission", "TMMJSON", "TMMTestSupport", .product(name: "Logging", package: "swift-log"),
+            ],
             resources: [.copy("Fixtures")],
             swiftSettings: strict
         ),

@@ -16,6 +16,9 @@ public final class WebhookMetrics: HTTPServerObserver {
     private let handshakeFailures: CoreMetrics.Counter
     private let certificateExpiry: CoreMetrics.Gauge
     private let handles = Mutex<Handles>(Handles())
+    /// The hot path, made once: `POST /validate` answered 200, and updates that change no taint.
+    private let validateOK: (CoreMetrics.Counter, CoreMetrics.Timer)
+    private let noneAllowed: CoreMetrics.Counter
     private let openConnections = Atomic<Int>(0)
     private let inFlightCount = Atomic<Int>(0)
 
@@ -46,8 +49,20 @@ public final class WebhookMetrics: HTTPServerObserver {
         connections = CoreMetrics.Gauge(label: "tmm_webhook_http_connections", dimensions: [], factory: factory)
         handshakeFailures = CoreMetrics.Counter(label: "tmm_webhook_tls_handshake_failures_total", dimensions: [], factory: factory)
         certificateExpiry = CoreMetrics.Gauge(label: "tmm_webhook_certificate_expiry_timestamp_seconds", dimensions: [], factory: factory)
+        validateOK = (
+            CoreMetrics.Counter(label: "tmm_webhook_http_requests_total", dimensions: [("path", "/validate"), ("code", "200")], factory: factory),
+            CoreMetrics.Timer(label: "tmm_webhook_http_request_duration_seconds", dimensions: [("path", "/validate")], factory: factory)
+        )
+        noneAllowed = CoreMetrics.Counter(
+            label: "tmm_webhook_decisions_total", dimensions: [("transition", "none"), ("result", "allowed"), ("reason", "")],
+            factory: factory)
         inFlight.record(0)
         connections.record(0)
+        handles.withLock { h in
+            h.requests["/validate 200"] = validateOK.0
+            h.durations["/validate"] = validateOK.1
+            h.decisions["none true "] = noneAllowed
+        }
     }
 
     /// The Prometheus text exposition of every metric.
@@ -70,6 +85,11 @@ public final class WebhookMetrics: HTTPServerObserver {
     }
 
     public func responded(path: Substring, method: Substring, status: Int, durationNanoseconds: UInt64) {
+        if status == 200 && path == "/validate" {
+            validateOK.0.increment()
+            validateOK.1.recordNanoseconds(Int64(durationNanoseconds))
+            return
+        }
         // Unknown paths share one label, so a scanner cannot blow up the series count.
         let label = Self.knownPaths.contains(path) ? String(path) : "other"
         let (counter, timer) = handles.withLock { h -> (CoreMetrics.Counter, CoreMetrics.Timer) in
@@ -104,6 +124,10 @@ public final class WebhookMetrics: HTTPServerObserver {
 
     /// One review answered: `transition` enter/escalate/exit/none/not-node-update, allowed or not, and the reason.
     public func decided(transition: String, allowed: Bool, reason: String) {
+        if allowed && transition == "none" {
+            noneAllowed.increment()
+            return
+        }
         counter(
             in: \.decisions, key: "\(transition) \(allowed) \(reason)", label: "tmm_webhook_decisions_total",
             dimensions: [("transition", transition), ("result", allowed ? "allowed" : "denied"), ("reason", reason)]

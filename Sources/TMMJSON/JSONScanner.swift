@@ -340,10 +340,14 @@ public struct JSONScanner: ~Copyable {
         while true {
             while offset + 8 <= count {
                 let word = raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
-                if !hasSpecialByte(word) {
+                let mask = specialByteMask(word)
+                if mask == 0 {
                     offset += 8
                     continue
                 }
+                // The lowest flagged byte is always a real one (borrows only flag bytes above it):
+                // jump straight to it.
+                offset += mask.trailingZeroBitCount >> 3
                 break
             }
             guard offset < count else { break }
@@ -433,8 +437,9 @@ public struct JSONScanner: ~Copyable {
     }
 }
 
-/// True when any byte of `word` is '"', '\\' or below 0x20 (SWAR: "has zero byte" on transformed words).
-@inline(__always) func hasSpecialByte(_ word: UInt64) -> Bool {
+/// The high bit of each byte of `word` (little-endian) that is '"', '\\' or below 0x20 is set (SWAR "has zero
+/// byte" on transformed words); bytes above the first flagged one may be flagged falsely.
+@inline(__always) func specialByteMask(_ word: UInt64) -> UInt64 {
     let ones: UInt64 = 0x0101_0101_0101_0101
     let highs: UInt64 = 0x8080_8080_8080_8080
     let quote = word ^ (ones &* 0x22)
@@ -442,7 +447,7 @@ public struct JSONScanner: ~Copyable {
     let hasQuote = (quote &- ones) & ~quote & highs
     let hasBackslash = (backslash &- ones) & ~backslash & highs
     let hasControl = (word &- (ones &* 0x20)) & ~word & highs
-    return (hasQuote | hasBackslash | hasControl) != 0
+    return hasQuote | hasBackslash | hasControl
 }
 
 @inline(__always) func isDigit(_ b: UInt8) -> Bool { b &- UInt8(ascii: "0") < 10 }

@@ -43,6 +43,8 @@ final class EventLoop: @unchecked Sendable {
     private var drainDeadline: UInt64 = 0
     private var stopped = false
     private var lastSweep: UInt64 = 0
+    /// Where TLS reads land before they are appended to a connection's buffer (one TLS record at most).
+    private let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 32 * 1024, alignment: 16)
 
     init(
         index: Int, configuration: HTTPServerConfiguration, handler: any HTTPHandler, observer: any HTTPServerObserver,
@@ -63,6 +65,7 @@ final class EventLoop: @unchecked Sendable {
     }
 
     deinit {
+        scratch.deallocate()
         close(epfd)
         close(wakeFD)
     }
@@ -248,23 +251,14 @@ final class EventLoop: @unchecked Sendable {
         while true {
             if connection.unreadCount > limit { break }
             let wasEmpty = connection.unreadCount == 0 && connection.head == nil
-            // Read straight into the connection's buffer: grow it, read into the new tail, trim.
-            let before = connection.input.count
-            // One TLS record carries at most 16 KiB, and SSL_read returns at most one record.
-            let want = zeroChunk.count
-            if connection.input.capacity < before + want {
-                let expected = connection.head.map { connection.inputStart + $0.contentLength } ?? 0
-                connection.input.reserveCapacity(max(before + want, expected + want, connection.input.capacity * 2))
+            // Read into the loop's scratch buffer, then append what arrived: one copy of the bytes read,
+            // no zero-filling. Once the head is known, the buffer is sized for the whole body at once.
+            if let head = connection.head, connection.input.capacity < connection.inputStart + head.contentLength {
+                connection.input.reserveCapacity(connection.inputStart + head.contentLength)
             }
-            var outcome = TLSStream.Outcome.wantRead
-            connection.input.append(contentsOf: zeroChunk)
-            connection.input.withUnsafeMutableBytes { all in
-                outcome = connection.tls.read(into: UnsafeMutableRawBufferPointer(rebasing: all[before...]))
-            }
+            let outcome = connection.tls.read(into: scratch)
             if case .done(let n) = outcome {
-                connection.input.removeLast(want - n)
-            } else {
-                connection.input.removeLast(want)
+                connection.input.append(contentsOf: UnsafeRawBufferPointer(rebasing: scratch[0..<n]))
             }
             switch outcome {
             case .done:
@@ -272,6 +266,9 @@ final class EventLoop: @unchecked Sendable {
                     connection.requestStartedAt = MonotonicClock.now()
                     connection.deadline = connection.requestStartedAt &+ configuration.headerTimeout.nanoseconds
                 }
+                // A whole request is here and OpenSSL holds nothing more: handle it now rather than pay a
+                // read(2) that would only say EAGAIN. Anything later still wakes epoll (level-triggered).
+                if connection.tls.pending == 0 && hasCompleteRequest(connection) { break }
                 continue
             case .wantRead:
                 break
@@ -288,6 +285,18 @@ final class EventLoop: @unchecked Sendable {
             break
         }
         processInput(connection)
+    }
+
+    /// True when the buffer holds a whole request: its head, and the body its Content-Length announces.
+    private func hasCompleteRequest(_ connection: Connection) -> Bool {
+        if let head = connection.head { return connection.unreadCount >= head.contentLength }
+        return connection.input.withUnsafeBytes { all -> Bool in
+            let unread = UnsafeRawBufferPointer(rebasing: all[connection.inputStart...])
+            guard let headLength = findHeadEnd(unread) else { return false }
+            // Content-Length is not parsed yet: look for it cheaply in the head (case-insensitive).
+            guard let length = contentLength(in: UnsafeRawBufferPointer(rebasing: unread[0..<headLength])) else { return true }
+            return unread.count >= headLength + 4 + length
+        }
     }
 
     /// Parses as much of the buffered input as forms a request and dispatches it.
@@ -521,8 +530,38 @@ final class EventLoop: @unchecked Sendable {
     }
 }
 
-/// Appended to grow the receive buffer before reading into it (a memcpy, even in debug builds).
-private let zeroChunk = [UInt8](repeating: 0, count: 16 * 1024)
+/// The value of a `Content-Length` header in a raw head, if one is there and well-formed.
+func contentLength(in head: UnsafeRawBufferPointer) -> Int? {
+    let name = Array("content-length:".utf8)
+    var i = 0
+    let n = head.count
+    while i < n {
+        // At the start of a line.
+        if n - i > name.count {
+            var matches = true
+            // `name` is lowercase; its ':' and '-' already have bit 0x20 set, so OR-ing it in folds case.
+            for k in 0..<name.count where head[i + k] | 0x20 != name[k] {
+                matches = false
+                break
+            }
+            if matches {
+                var j = i + name.count
+                while j < n, head[j] == 0x20 || head[j] == 0x09 { j += 1 }
+                var value = 0
+                var digits = 0
+                while j < n, isDigit(head[j]), digits < 16 {
+                    value = value * 10 + Int(head[j] - UInt8(ascii: "0"))
+                    digits += 1
+                    j += 1
+                }
+                return digits > 0 ? value : nil
+            }
+        }
+        while i < n, head[i] != 0x0A { i += 1 }
+        i += 1
+    }
+    return nil
+}
 
 /// Length of the head (up to, not including, the blank line), or nil if the blank line has not arrived.
 func findHeadEnd(_ bytes: UnsafeRawBufferPointer) -> Int? {

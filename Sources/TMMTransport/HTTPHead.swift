@@ -81,33 +81,40 @@ struct HTTPHead {
             for b in line[vs..<ve] where (b < 0x20 && b != 0x09) || b == 0x7F {
                 throw Rejection(status: 400, message: "control character in a header value")
             }
-            let name = String(decoding: line[..<colon], as: UTF8.self)
+            let nameBytes = UnsafeRawBufferPointer(rebasing: line[..<colon])
+            let name = String(decoding: nameBytes, as: UTF8.self)
             let value = String(decoding: line[vs..<ve], as: UTF8.self)
             headers.append((name, value))
-            switch name.lowercased() {
-            case "content-length":
+            // Only the framing headers matter here; compare names without allocating.
+            let known: KnownHeader? =
+                asciiCaseInsensitiveEquals(nameBytes, "content-length") ? .contentLength
+                : asciiCaseInsensitiveEquals(nameBytes, "transfer-encoding") ? .transferEncoding
+                : asciiCaseInsensitiveEquals(nameBytes, "connection") ? .connection
+                : asciiCaseInsensitiveEquals(nameBytes, "expect") ? .expect : nil
+            switch known {
+            case .contentLength:
                 guard !value.isEmpty, value.utf8.allSatisfy({ isDigit($0) }), value.utf8.count <= 15, let length = Int(value)
                 else { throw Rejection(status: 400, message: "invalid Content-Length") }
                 if let contentLength, contentLength != length {
                     throw Rejection(status: 400, message: "conflicting Content-Length headers")
                 }
                 contentLength = length
-            case "transfer-encoding":
+            case .transferEncoding:
                 hasTransferEncoding = true
                 if value.lowercased().contains("chunked") { chunked = true }
-            case "connection":
+            case .connection:
                 for token in value.lowercased().split(separator: ",") {
                     let t = token.trimmingSpaces
                     if t == "close" { connectionClose = true }
                     if t == "keep-alive" { connectionKeepAlive = true }
                 }
-            case "expect":
+            case .expect:
                 if value.lowercased() == "100-continue" {
                     expectContinue = true
                 } else {
                     throw Rejection(status: 417, message: "unsupported Expect: \(value)")
                 }
-            default:
+            case nil:
                 break
             }
         }
@@ -126,6 +133,21 @@ struct HTTPHead {
             method: String(decoding: parts[0], as: UTF8.self), target: target, headers: headers,
             contentLength: contentLength ?? 0, keepAlive: keepAlive, expectContinue: expectContinue && isHTTP11)
     }
+}
+
+enum KnownHeader { case contentLength, transferEncoding, connection, expect }
+
+/// ASCII case-insensitive comparison of raw bytes with a lowercase literal.
+@inline(__always) func asciiCaseInsensitiveEquals(_ bytes: UnsafeRawBufferPointer, _ lowercase: StaticString) -> Bool {
+    let n = lowercase.utf8CodeUnitCount
+    guard bytes.count == n else { return false }
+    let p = lowercase.utf8Start
+    for i in 0..<n {
+        var b = bytes[i]
+        if b >= UInt8(ascii: "A") && b <= UInt8(ascii: "Z") { b |= 0x20 }
+        if b != p[i] { return false }
+    }
+    return true
 }
 
 @inline(__always) func isDigit(_ b: UInt8) -> Bool { b &- UInt8(ascii: "0") < 10 }

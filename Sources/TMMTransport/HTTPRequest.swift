@@ -44,7 +44,7 @@ public struct HTTPRequest: Sendable {
 
     /// The first value of the header `name` (case-insensitive).
     public func header(_ name: String) -> String? {
-        for h in headers where h.name.utf8.count == name.utf8.count && h.name.lowercased() == name.lowercased() {
+        for h in headers where h.name.utf8.count == name.utf8.count && equalsIgnoringASCIICase(h.name, name) {
             return h.value
         }
         return nil
@@ -67,4 +67,20 @@ func percentDecode(_ s: Substring) -> String {
         }
     }
     return String(decoding: out, as: UTF8.self)
+}
+
+/// ASCII case-insensitive string equality, without allocating.
+func equalsIgnoringASCIICase(_ a: String, _ b: String) -> Bool {
+    var i = a.utf8.makeIterator()
+    var j = b.utf8.makeIterator()
+    while true {
+        switch (i.next(), j.next()) {
+        case (nil, nil): return true
+        case (var x?, var y?):
+            if x >= 65 && x <= 90 { x |= 0x20 }
+            if y >= 65 && y <= 90 { y |= 0x20 }
+            if x != y { return false }
+        default: return false
+        }
+    }
 }

@@ -150,6 +150,8 @@ public final class TLSContext: @unchecked Sendable {
         )
         // Read whole TLS records (and what follows) per read(2) instead of header and body separately.
         tmm_SSL_CTX_set_read_ahead(ctx, 1)
+        // Room for several records per read(2): a 20 KB AdmissionReview arrives in one or two reads.
+        SSL_CTX_set_default_read_buffer_len(ctx, 64 * 1024)
     }
 
     /// Every certificate in a PEM bundle, in order; at least one.

@@ -3,6 +3,7 @@ import Logging
 import Testing
 import TMMAdmission
 import TMMApp
+import TMMTestSupport
 import TMMTransport
 
 /// The webhook's HTTP handler on a real TLS server on 127.0.0.1.
@@ -44,57 +45,9 @@ final class WebhookTestServer: @unchecked Sendable {
     }
 }
 
-func deadline(_ seconds: Double) -> UInt64 { MonotonicClock.now() + UInt64(seconds * 1e9) }
-
 func fixture(_ name: String) throws -> [UInt8] {
     let url = try #require(Bundle.module.url(forResource: "Fixtures/\(name)", withExtension: nil))
     return Array(try Data(contentsOf: url))
-}
-
-/// Runs a command and returns its status and output (stdout and stderr).
-@discardableResult
-func run(_ arguments: [String], input: Data = Data(), timeout: Double = 20) throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = arguments
-    let outFile = NSTemporaryDirectory() + "tmm-out-\(UUID().uuidString)"
-    _ = FileManager.default.createFile(atPath: outFile, contents: nil)
-    let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: outFile))
-    process.standardOutput = handle
-    process.standardError = handle
-    let inPipe = Pipe()
-    process.standardInput = inPipe
-    try process.run()
-    inPipe.fileHandleForWriting.write(input)
-    try? inPipe.fileHandleForWriting.close()
-    let end = Date().addingTimeInterval(timeout)
-    while process.isRunning && Date() < end { usleep(10_000) }
-    if process.isRunning {
-        process.terminate()
-        Issue.record("\(arguments.joined(separator: " ")) timed out after \(timeout) s")
-    }
-    process.waitUntilExit()
-    try handle.close()
-    let output = (try? String(contentsOfFile: outFile, encoding: .utf8)) ?? ""
-    return (process.terminationStatus, output)
-}
-
-/// The root of the package (where Package.swift is).
-let packageRoot: String = {
-    var url = URL(fileURLWithPath: #filePath)
-    while url.path != "/" {
-        url.deleteLastPathComponent()
-        if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url.path }
-    }
-    return FileManager.default.currentDirectoryPath
-}()
-
-/// The built `tmm-webhook` executable, next to the test bundle.
-func webhookExecutable() throws -> String {
-    let exe = URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
-    let candidate = exe.deletingLastPathComponent().appendingPathComponent("tmm-webhook").path
-    try #require(FileManager.default.isExecutableFile(atPath: candidate), "build the executable first: swift build (looked at \(candidate))")
-    return candidate
 }
 
 /// Allows every entry with a warning that nothing was checked: the transport-level tests' decider.

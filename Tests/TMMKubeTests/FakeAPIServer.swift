@@ -1,3 +1,4 @@
+import TMMTestSupport
 import CZlib
 import Foundation
 import Logging

@@ -1,3 +1,4 @@
+import TMMTestSupport
 import Foundation
 import Synchronization
 import Testing

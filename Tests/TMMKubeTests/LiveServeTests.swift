@@ -1,3 +1,4 @@
+import TMMTestSupport
 import Foundation
 import Testing
 import TMMJSON
@@ -29,9 +30,7 @@ import TMMTransport
             current-context: fake
             """, to: dir + "/kubeconfig")
         let serving = try TestCertificates()
-        let exe = URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
-            .deletingLastPathComponent().appendingPathComponent("tmm-webhook").path
-        try #require(FileManager.default.isExecutableFile(atPath: exe), "build the executable first")
+        let exe = try webhookExecutable()
         let port = 20000 + Int.random(in: 0..<20000)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: exe)

@@ -1,3 +1,4 @@
+import TMMTestSupport
 import Foundation
 import Testing
 import TMMTransport
@@ -43,9 +44,7 @@ import Logging
     /// With a tiny descriptor limit the server sheds connections it cannot hold, keeps serving the ones
     /// it has, and does not spin while the backlog is full.
     @Test func survivesRunningOutOfFileDescriptors() throws {
-        let exe = URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
-            .deletingLastPathComponent().appendingPathComponent("tmm-webhook").path
-        try #require(FileManager.default.isExecutableFile(atPath: exe), "build the executable first")
+        let exe = try webhookExecutable()
         let certificates = try TestCertificates()
         let port = 20000 + Int.random(in: 0..<20000)
         let process = Process()
