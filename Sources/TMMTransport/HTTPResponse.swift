@@ -38,21 +38,16 @@ public struct HTTPResponse: Sendable {
 
     /// The head and body as bytes on the wire.
     func serialize(keepAlive: Bool, into out: inout [UInt8]) {
-        out.append(contentsOf: "HTTP/1.1 \(status) \(HTTPResponse.reasonPhrase(status))\r\n".utf8)
-        for h in headers {
-            out.append(contentsOf: h.name.utf8)
-            out.append(contentsOf: ": ".utf8)
-            out.append(contentsOf: h.value.utf8)
-            out.append(contentsOf: "\r\n".utf8)
-        }
-        out.append(contentsOf: "Content-Length: \(body.count)\r\n".utf8)
-        if !keepAlive { out.append(contentsOf: "Connection: close\r\n".utf8) }
-        out.append(contentsOf: "\r\n".utf8)
+        serializeHead(framing: "Content-Length: \(body.count)\r\n", keepAlive: keepAlive, into: &out)
         out.append(contentsOf: body)
     }
 
     /// The head of a streamed response: chunked framing instead of `Content-Length`.
     func serializeStreamingHead(keepAlive: Bool, into out: inout [UInt8]) {
+        serializeHead(framing: "Transfer-Encoding: chunked\r\n", keepAlive: keepAlive, into: &out)
+    }
+
+    private func serializeHead(framing: String, keepAlive: Bool, into out: inout [UInt8]) {
         out.append(contentsOf: "HTTP/1.1 \(status) \(HTTPResponse.reasonPhrase(status))\r\n".utf8)
         for h in headers {
             out.append(contentsOf: h.name.utf8)
@@ -60,7 +55,7 @@ public struct HTTPResponse: Sendable {
             out.append(contentsOf: h.value.utf8)
             out.append(contentsOf: "\r\n".utf8)
         }
-        out.append(contentsOf: "Transfer-Encoding: chunked\r\n".utf8)
+        out.append(contentsOf: framing.utf8)
         if !keepAlive { out.append(contentsOf: "Connection: close\r\n".utf8) }
         out.append(contentsOf: "\r\n".utf8)
     }
