@@ -137,6 +137,7 @@ public final class ClusterCache: Sendable {
                     needList = false
                 }
                 let from = shared.withLock { $0.status[resource]!.resourceVersion }
+                let watchStarted = MonotonicClock.now()
                 setWatching(resource, true)
                 var gone = false
                 let end = try client.watch(
@@ -159,7 +160,13 @@ public final class ClusterCache: Sendable {
                     needList = true
                     continue
                 }
-                if end == .serverClosed || end == .deadline { backoff = 0.2 }
+                if MonotonicClock.now() &- watchStarted < 1_000_000_000 {
+                    // A stream that ends as soon as it starts would make this a hot loop: pace it.
+                    sleepUnlessStopped(seconds: backoff * Double.random(in: 0.5...1.5))
+                    backoff = min(backoff * 2, 30)
+                } else if end == .serverClosed || end == .deadline {
+                    backoff = 0.2
+                }
             } catch {
                 setWatching(resource, false)
                 if error.isGone {
