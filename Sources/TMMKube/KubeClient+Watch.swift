@@ -18,7 +18,7 @@ extension KubeClient {
         if let resourceVersion, !resourceVersion.isEmpty { query.append(("resourceVersion", resourceVersion)) }
         if allowBookmarks { query.append(("allowWatchBookmarks", "true")) }
         query.append(("timeoutSeconds", String(timeoutSeconds)))
-        let target = Self.appendQuery(path, query)
+        let target = config.pathPrefix + Self.appendQuery(path, query)
         let deadline = deadline ?? (MonotonicClock.now() &+ UInt64(timeoutSeconds + 30) &* 1_000_000_000)
 
         var retriedAfter401 = false

@@ -174,7 +174,7 @@ public final class KubeClient: Sendable {
             let (connection, reused) = try checkout(deadline: deadline)
             do {
                 try connection.http.send(
-                    method: method, target: path, host: hostHeader, headers: standardHeaders(contentType: contentType), body: body,
+                    method: method, target: config.pathPrefix + path, host: hostHeader, headers: standardHeaders(contentType: contentType), body: body,
                     deadline: deadline)
                 let response = try connection.http.readResponse(deadline: deadline)
                 checkin(connection)

@@ -28,6 +28,8 @@ public struct KubeConfig: Sendable {
     public var source: String
     /// Things the caller must log loudly (e.g. TLS verification is off).
     public var warnings: [String]
+    /// A path the server URL carries (`https://host/k8s/clusters/c-1`), put before every request path.
+    public var pathPrefix: String = ""
 
     public init(
         host: String, port: Int, tlsServerName: String? = nil, certificateAuthorityPEM: [UInt8]? = nil,
@@ -142,9 +144,10 @@ public struct KubeConfig: Sendable {
         guard let server = cluster["server"] as? String, !server.isEmpty else {
             throw KubeError(.configuration, "\(clusterWhere) has no server")
         }
-        let (host, port) = try parseServer(server, where_: clusterWhere)
+        let (host, port, prefix) = try parseServer(server, where_: clusterWhere)
 
         var config = KubeConfig(host: host, port: port, source: "kubeconfig \(path) (context \(contextName))")
+        config.pathPrefix = prefix
         config.namespace = (contextEntry["namespace"] as? String).flatMap { $0.isEmpty ? nil : $0 }
         config.tlsServerName = (cluster["tls-server-name"] as? String).flatMap { $0.isEmpty ? nil : $0 }
         if let data = cluster["certificate-authority-data"] as? String, !data.isEmpty {
@@ -248,12 +251,17 @@ public struct KubeConfig: Sendable {
     }
 
     /// `https://host[:port][/prefix]`; IPv6 hosts in brackets.
-    static func parseServer(_ server: String, where_: String) throws(KubeError) -> (String, Int) {
+    static func parseServer(_ server: String, where_: String) throws(KubeError) -> (String, Int, String) {
         guard server.hasPrefix("https://") else {
             throw KubeError(.configuration, "\(where_): server \"\(server)\" must be an https:// URL")
         }
         var rest = server.dropFirst("https://".count)
-        if let slash = rest.firstIndex(of: "/") { rest = rest[..<slash] }
+        var prefix = ""
+        if let slash = rest.firstIndex(of: "/") {
+            prefix = String(rest[slash...])
+            while prefix.hasSuffix("/") { prefix.removeLast() }
+            rest = rest[..<slash]
+        }
         var host: Substring
         var port = 443
         if rest.hasPrefix("[") {
@@ -276,7 +284,7 @@ public struct KubeConfig: Sendable {
         guard !host.isEmpty, (1...65535).contains(port) else {
             throw KubeError(.configuration, "\(where_): server \"\(server)\" is not a URL")
         }
-        return (String(host), port)
+        return (String(host), port, prefix)
     }
 }
 

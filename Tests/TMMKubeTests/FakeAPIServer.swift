@@ -35,7 +35,8 @@ final class FakeAPIServer: Sendable {
     let certificates: TestCertificates
     var port: Int { server.port }
 
-    init(token: String? = "good-token") throws {
+    /// With `clientCertificates`, TLS requires a client certificate signed by `certificates.ca`.
+    init(token: String? = "good-token", clientCertificates: Bool = false) throws {
         signal(SIGPIPE, SIG_IGN)
         certificates = try TestCertificates()
         api = API(validToken: token)
@@ -45,7 +46,7 @@ final class FakeAPIServer: Sendable {
         var logger = Logger(label: "fake-apiserver")
         logger.logLevel = .critical
         server = try HTTPServer(
-            configuration: configuration, tls: TLSContextSource(try certificates.serverContext()), handler: api,
+            configuration: configuration, tls: TLSContextSource(try certificates.serverContext(clientCA: clientCertificates)), handler: api,
             observer: api, logger: logger)
         try api.seed(fixture: "list-pods.json", collection: "/api/v1/pods")
         try api.seed(fixture: "list-nodes.json", collection: "/api/v1/nodes")
