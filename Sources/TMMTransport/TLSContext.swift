@@ -136,6 +136,10 @@ public final class TLSContext: @unchecked Sendable {
         guard SSL_CTX_set_cipher_list(ctx, tls12Ciphers) == 1 else {
             throw TLSError(.context, "cannot set the TLS 1.2 cipher list")
         }
+        // TLS 1.3: AES-128-GCM first (as Go does): as safe, and fewer AES rounds per byte than AES-256.
+        guard SSL_CTX_set_ciphersuites(ctx, "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256") == 1 else {
+            throw TLSError(.context, "cannot set the TLS 1.3 cipher suites")
+        }
         _ = tmm_SSL_CTX_set_options(
             ctx,
             tmm_SSL_OP_NO_COMPRESSION() | tmm_SSL_OP_NO_RENEGOTIATION() | tmm_SSL_OP_CIPHER_SERVER_PREFERENCE()

@@ -109,7 +109,7 @@ struct Serve: ParsableCommand {
     @Option(help: "Seconds between checks of the certificate and policy files for changes (env TMM_CERT_CHECK_INTERVAL).")
     var certCheckInterval: Double = env("TMM_CERT_CHECK_INTERVAL").flatMap { Double($0) } ?? 5
 
-    @Option(help: "Event-loop threads (default: one per CPU) (env TMM_EVENT_LOOPS).")
+    @Option(help: "Event-loop threads (default: half the CPUs, at least one) (env TMM_EVENT_LOOPS).")
     var eventLoops: Int?
 
     @Option(help: "Decide from this cluster snapshot (kubectl get nodes,pods,pdb -A -o json); repeatable (env TMM_STATE, comma-separated).")
