@@ -124,13 +124,7 @@ public struct AdmissionRequest: Sendable {
                 guard key.equals("taints"), try s.peekKind() == .array else { return }
                 try s.readArray { (s) throws(JSONError) in
                     guard try s.peekKind() == .object else { return }
-                    var taint = Taint(key: "", effect: "")
-                    try s.readObject { (s, key) throws(JSONError) in
-                        if key.equals("key") { taint.key = try s.readOptionalString() ?? "" }
-                        else if key.equals("value") { taint.value = try s.readOptionalString() ?? "" }
-                        else if key.equals("effect") { taint.effect = try s.readOptionalString() ?? "" }
-                    }
-                    taints.append(taint)
+                    taints.append(try Taint.read(&s))
                 }
             }
         }

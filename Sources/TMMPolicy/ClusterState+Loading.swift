@@ -289,21 +289,7 @@ struct RawObject {
             if key.equals("unschedulable") {
                 if try s.peekKind() == .bool { node.unschedulable = try s.readBool() } else { try s.skipValue() }
             } else if key.equals("taints") {
-                try RawObject.array(&s) { (s) throws(JSONError) in
-                    var t = Taint(key: "", effect: "")
-                    try s.readObject { (s, k) throws(JSONError) in
-                        if k.equals("key") {
-                            t.key = try s.readOptionalString() ?? ""
-                        } else if k.equals("value") {
-                            t.value = try s.readOptionalString() ?? ""
-                        } else if k.equals("effect") {
-                            t.effect = try s.readOptionalString() ?? ""
-                        } else {
-                            try s.skipValue()
-                        }
-                    }
-                    node.taints.append(t)
-                }
+                try RawObject.array(&s) { (s) throws(JSONError) in node.taints.append(try Taint.read(&s)) }
             } else {
                 try s.skipValue()
             }
