@@ -10,12 +10,12 @@ import TMMTransport
 
 /// The watch cache against the fake API server's real wire format.
 @Suite(.serialized) struct ClusterCacheTests {
-    func cache(_ fake: FakeAPIServer) throws -> ClusterCache {
+    func cache(_ fake: FakeAPIServer, maxQuiet: Duration = .seconds(150)) throws -> ClusterCache {
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         let cache = ClusterCache(
             client: try KubeClient(config: fake.config()), keptAnnotationKeys: ["emm-failure"], logger: logger, pageSize: 2,
-            watchTimeoutSeconds: 60)
+            watchTimeoutSeconds: 60, maxQuiet: maxQuiet)
         cache.start()
         return cache
     }
@@ -102,5 +102,19 @@ import TMMTransport
         try waitFor("the watches to drop") { cache.withState { _, status in status.values.allSatisfy { !$0.watching } } }
         let stale = cache.waitUntilFresh(resourceVersion: 10_000, wait: .milliseconds(300))
         #expect(stale?.contains("behind the API server") == true, "\(stale ?? "fresh")")
+    }
+
+    /// A watch that stays open but sends nothing (no events, no bookmarks) stops counting as current.
+    @Test func aStalledWatchGoesStale() throws {
+        let fake = try FakeAPIServer()
+        defer { fake.stop() }
+        fake.api.setWatchScript([.pause(milliseconds: 60_000)])
+        let cache = try cache(fake, maxQuiet: .milliseconds(1500))
+        defer { cache.stop() }
+        try waitFor("sync") { cache.isSynced }
+        #expect(cache.waitUntilFresh(resourceVersion: 10_000, wait: .seconds(1)) == nil)
+        usleep(2_000_000)
+        let stale = cache.waitUntilFresh(resourceVersion: 10_000, wait: .milliseconds(300))
+        #expect(stale?.contains("watch silent") == true, "\(stale ?? "fresh")")
     }
 }

@@ -33,6 +33,8 @@ public final class ClusterCache: Sendable {
         public var resourceVersionNumber: UInt64 = 0
         /// When the last event or bookmark arrived (monotonic ns); 0 before any.
         public var lastActivity: UInt64 = 0
+        /// When the current watch stream was opened (monotonic ns): a sign of life for a quiet resource.
+        public var watchOpenedAt: UInt64 = 0
         /// A watch stream is open.
         public var watching = false
         public var lastError: String?
@@ -49,14 +51,20 @@ public final class ClusterCache: Sendable {
     private let logger: Logger
     private let pageSize: Int
     private let watchTimeoutSeconds: Int
+    /// A quiet watch counts as current only if it showed life (an event, a bookmark, or being reopened)
+    /// this recently. The API server bookmarks about once a minute, and a watch is reopened every
+    /// `watchTimeoutSeconds`; a stream that stalls without closing goes stale after this long.
+    private let maxQuiet: Duration
     private let threads = Mutex<[OSThread]>([])
     /// Called after every change (for metrics), outside the lock.
     private let onActivity: @Sendable (Resource, ResourceStatus) -> Void
 
     public init(
         client: KubeClient, keptAnnotationKeys: Set<String>, logger: Logger, pageSize: Int = 500,
-        watchTimeoutSeconds: Int = 300, onActivity: @escaping @Sendable (Resource, ResourceStatus) -> Void = { _, _ in }
+        watchTimeoutSeconds: Int = 120, maxQuiet: Duration = .seconds(150),
+        onActivity: @escaping @Sendable (Resource, ResourceStatus) -> Void = { _, _ in }
     ) {
+        self.maxQuiet = maxQuiet
         self.client = client
         self.logger = logger
         self.pageSize = pageSize
@@ -102,8 +110,8 @@ public final class ClusterCache: Sendable {
     ///
     /// A resource is caught up when it has seen that resourceVersion. A resource with no change since
     /// (nothing arrives for it) cannot show it; such a resource counts as caught up when its watch stream is
-    /// open and has delivered nothing during the first `quietAfter` of the wait, the time an event already
-    /// on the wire takes to arrive.
+    /// open, has delivered nothing during the first `quietAfter` of the wait (the time an event already on
+    /// the wire takes to arrive), and has shown life within `maxQuiet` (so a stalled stream goes stale).
     func waitUntilFresh(resourceVersion: UInt64, wait: Duration = .seconds(1), quietAfter: Duration = .milliseconds(100)) -> String? {
         let start = MonotonicClock.now()
         let end = start &+ wait.nanosecondCount
@@ -115,8 +123,11 @@ public final class ClusterCache: Sendable {
                     let st = s.status[r]!
                     if !st.synced { return "\(r.rawValue) not synced (\(st.lastError ?? "listing"))" }
                     if st.resourceVersionNumber >= resourceVersion { return nil }
-                    if st.watching && now >= quiet && st.lastActivity < quiet { return nil }
-                    return "\(r.rawValue) at resourceVersion \(st.resourceVersion), the API server at \(resourceVersion)\(st.watching ? "" : ", watch not connected")"
+                    let lastLife = max(st.lastActivity, st.watchOpenedAt)
+                    let alive = now &- lastLife < maxQuiet.nanosecondCount
+                    if st.watching && alive && now >= quiet && st.lastActivity < quiet { return nil }
+                    let why = !st.watching ? ", watch not connected" : !alive ? ", watch silent for \((now &- lastLife) / 1_000_000_000) s" : ""
+                    return "\(r.rawValue) at resourceVersion \(st.resourceVersion), the API server at \(resourceVersion)\(why)"
                 }
             }
             if lagging.isEmpty { return nil }
@@ -193,7 +204,10 @@ public final class ClusterCache: Sendable {
     private func setWatching(_ resource: Resource, _ watching: Bool) {
         let status = shared.withLock { s -> ResourceStatus in
             s.status[resource]!.watching = watching
-            if watching { s.status[resource]!.lastError = nil }
+            if watching {
+                s.status[resource]!.lastError = nil
+                s.status[resource]!.watchOpenedAt = MonotonicClock.now()
+            }
             return s.status[resource]!
         }
         onActivity(resource, status)
