@@ -218,13 +218,15 @@ enum FileHandleStderr {
 
 /// Options shared by the offline commands.
 struct StateOptions: ParsableArguments {
-    @Option(help: "Cluster state: kubectl get nodes,pods,pdb -A -o json output, or list bodies; repeatable.")
+    @Option(help: "Cluster state: kubectl get nodes,pods,pdb -A -o json output, or list bodies; repeatable (env TMM_STATE, comma-separated).")
     var state: [String] = []
 
-    @Option(help: "Policy YAML (defaults when omitted).")
+    @Option(help: "Policy YAML (defaults when omitted) (env TMM_CONFIG).")
     var config: String?
 
     func load() throws -> (ClusterState, PolicyConfig) {
+        let state = self.state.isEmpty ? (env("TMM_STATE")?.split(separator: ",").map(String.init) ?? []) : self.state
+        let config = self.config ?? env("TMM_CONFIG")
         guard !state.isEmpty else {
             throw WebhookServer.StartupError("--state FILE is required (e.g. kubectl get nodes,pods,pdb -A -o json > state.json)")
         }
