@@ -54,7 +54,10 @@ final class FakeAPIServer: Sendable {
         server.start()
     }
 
-    func stop() { server.shutdown() }
+    func stop() {
+        api.markStopped()
+        server.shutdown()
+    }
 
     /// A configuration that trusts this server's CA, with a fixed token (or a token file).
     func config(token: String? = "good-token", tokenFile: String? = nil) -> KubeConfig {
@@ -72,6 +75,7 @@ final class FakeAPIServer: Sendable {
             var delay: Double = 0
             var gzip = false
             var watchScript: [WatchStep]?
+            var stopped = false
             /// Scripts for one collection path, served once each in order (then the default script).
             var pathScripts: [String: [[WatchStep]]] = [:]
             var requests: [Recorded] = []
@@ -88,6 +92,9 @@ final class FakeAPIServer: Sendable {
         func setDelay(seconds: Double) { state.withLock { $0.delay = seconds } }
         func setGzip(_ on: Bool) { state.withLock { $0.gzip = on } }
         func setWatchScript(_ steps: [WatchStep]) { state.withLock { $0.watchScript = steps } }
+        /// Ends scripted pauses (the server is going away).
+        func markStopped() { state.withLock { $0.stopped = true } }
+        var isStopped: Bool { state.withLock { $0.stopped } }
         /// Queues scripts for the next watches of `path` (e.g. `/api/v1/pods`), used once each in order.
         func queueWatchScripts(_ scripts: [[WatchStep]], for path: String) { state.withLock { $0.pathScripts[path, default: []] += scripts } }
         var requests: [Recorded] { state.withLock { $0.requests } }
@@ -308,11 +315,19 @@ final class FakeAPIServer: Sendable {
             }
             let stream = responder.respondStreaming(
                 HTTPResponse(status: 200, headers: [("Cache-Control", "no-cache, private"), ("Content-Type", "application/json")]))
-            DispatchQueue.global().async {
+            // A thread of its own per stream: long scripted pauses must not hold Dispatch's shared threads
+            // (many open watches at once would starve every other test's async work).
+            startThread(name: "fake-watch") { [self] in
                 for step in script {
                     switch step {
                     case .event(let line): stream.write(line)
-                    case .pause(let ms): usleep(UInt32(ms * 1000))
+                    case .pause(let ms):
+                        let end = MonotonicClock.now() + UInt64(ms) * 1_000_000
+                        while MonotonicClock.now() < end && !isStopped { usleep(20_000) }
+                        if isStopped {
+                            stream.abort()
+                            return
+                        }
                     case .cut:
                         stream.abort()
                         return
