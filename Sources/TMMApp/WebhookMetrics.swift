@@ -152,19 +152,19 @@ public final class WebhookMetrics: HTTPServerObserver {
     }
 
     /// The watch cache's state for `resource`: synced, and when it last heard from the API server.
-    public func cacheActivity(resource: String, synced: Bool, lastActivity: UInt64) {
-        let gauges = handles.withLock { h -> (CoreMetrics.Gauge, CoreMetrics.Gauge) in
-            if let pair = h.cache[resource] { return pair }
+    public func cacheActivity(resource: String, synced isSynced: Bool, lastActivity: UInt64) {
+        // The age gauge is recorded when /metrics is rendered (refreshCacheAges); here it is only created.
+        let synced = handles.withLock { h -> CoreMetrics.Gauge in
+            if let pair = h.cache[resource] { return pair.0 }
             let pair = (
                 CoreMetrics.Gauge(label: "tmm_webhook_cache_synced", dimensions: [("resource", resource)], factory: factory),
                 CoreMetrics.Gauge(label: "tmm_webhook_cache_last_event_age_seconds", dimensions: [("resource", resource)], factory: factory)
             )
             h.cache[resource] = pair
-            return pair
+            return pair.0
         }
-        gauges.0.record(synced ? 1 : 0)
+        synced.record(isSynced ? 1 : 0)
         cacheLastActivity.withLock { $0[resource] = lastActivity }
-        _ = gauges.1
     }
 
     /// Updates the age gauges (called when /metrics is rendered).

@@ -239,7 +239,7 @@ public final class ClusterCache: Sendable {
             token = next.isEmpty ? nil : next
             pages += 1
         } while token != nil
-        let status = shared.withLock { s -> ResourceStatus in
+        let (status, removed) = shared.withLock { s -> (ResourceStatus, Int) in
             var removed = 0
             switch resource {
             case .nodes:
@@ -265,14 +265,14 @@ public final class ClusterCache: Sendable {
             st.lastActivity = MonotonicClock.now()
             st.lastError = nil
             s.status[resource] = st
-            _ = removed
-            return st
+            return (st, removed)
         }
         onActivity(resource, status)
         let count = resource == .nodes ? merged.nodes.count : resource == .pods ? merged.pods.count : merged.budgets.count
         logger.info(
             "listed", metadata: [
-                "resource": "\(resource.rawValue)", "objects": "\(count)", "pages": "\(pages)", "resourceVersion": "\(listVersion)",
+                "resource": "\(resource.rawValue)", "objects": "\(count)", "removed": "\(removed)", "pages": "\(pages)",
+                "resourceVersion": "\(listVersion)",
                 "ms": "\((MonotonicClock.now() - started) / 1_000_000)",
             ])
     }
