@@ -66,6 +66,23 @@ final class FakeAPIServer: Sendable {
             token: tokenFile == nil ? token : nil, tokenFile: tokenFile)
     }
 
+    /// A kubeconfig whose cluster `fake` is this server (trusting its CA), with the given `users:` and
+    /// `contexts:` entries (YAML list items, indented by nothing).
+    func kubeconfig(serverPath: String = "", users: String, contexts: String, current: String) -> String {
+        """
+        apiVersion: v1
+        kind: Config
+        clusters:
+        - name: fake
+          cluster: {server: "https://127.0.0.1:\(port)\(serverPath)", certificate-authority-data: \(base64(certificates.ca.certificatePEM))}
+        users:
+        \(users)
+        contexts:
+        \(contexts)
+        current-context: \(current)
+        """
+    }
+
     /// The handler and its state.
     final class API: HTTPHandler, HTTPServerObserver {
         struct State {

@@ -13,22 +13,10 @@ import TMMTransport
         let (certPath, keyPath) = try fake.certificates.clientCertificate(name: "tmm-webhook")
         let dir = try temporaryDirectory()
         try write(
-            """
-            apiVersion: v1
-            kind: Config
-            clusters:
-            - name: fake
-              cluster: {server: "https://127.0.0.1:\(fake.port)", certificate-authority-data: \(base64(fake.certificates.ca.certificatePEM))}
-            users:
-            - name: cert
-              user: {client-certificate: \(certPath), client-key: \(keyPath)}
-            - name: nocert
-              user: {token: abc}
-            contexts:
-            - {name: cert, context: {cluster: fake, user: cert}}
-            - {name: nocert, context: {cluster: fake, user: nocert}}
-            current-context: cert
-            """, to: dir + "/kubeconfig")
+            fake.kubeconfig(
+                users: "- {name: cert, user: {client-certificate: \(certPath), client-key: \(keyPath)}}\n- {name: nocert, user: {token: abc}}",
+                contexts: "- {name: cert, context: {cluster: fake, user: cert}}\n- {name: nocert, context: {cluster: fake, user: nocert}}",
+                current: "cert"), to: dir + "/kubeconfig")
         let client = try KubeClient(config: try KubeConfig.fromFile(dir + "/kubeconfig"))
         #expect(try client.get("/api/v1/nodes/n1")["metadata"]?["name"]?.string == "n1")
         let anonymous = try KubeClient(config: try KubeConfig.fromFile(dir + "/kubeconfig", context: "nocert"))
@@ -40,18 +28,9 @@ import TMMTransport
         defer { fake.stop() }
         let dir = try temporaryDirectory()
         try write(
-            """
-            apiVersion: v1
-            kind: Config
-            clusters:
-            - name: fake
-              cluster: {server: "https://127.0.0.1:\(fake.port)/k8s/clusters/c-1/", certificate-authority-data: \(base64(fake.certificates.ca.certificatePEM))}
-            users:
-            - {name: u, user: {token: good-token}}
-            contexts:
-            - {name: c, context: {cluster: fake, user: u}}
-            current-context: c
-            """, to: dir + "/kubeconfig")
+            fake.kubeconfig(
+                serverPath: "/k8s/clusters/c-1/", users: "- {name: u, user: {token: good-token}}",
+                contexts: "- {name: c, context: {cluster: fake, user: u}}", current: "c"), to: dir + "/kubeconfig")
         let config = try KubeConfig.fromFile(dir + "/kubeconfig")
         #expect(config.pathPrefix == "/k8s/clusters/c-1")
         let client = try KubeClient(config: config)

@@ -12,23 +12,10 @@ import TMMTransport
         fake.api.setWatchScript([.pause(milliseconds: 60_000)])
         let dir = try temporaryDirectory()
         try write(
-            """
-            apiVersion: v1
-            kind: Config
-            clusters:
-            - name: fake
-              cluster:
-                server: https://127.0.0.1:\(fake.port)
-                certificate-authority-data: \(base64(fake.certificates.ca.certificatePEM))
-            users:
-            - name: admin
-              user:
-                token: good-token
-            contexts:
-            - name: fake
-              context: {cluster: fake, user: admin, namespace: tmm-system}
-            current-context: fake
-            """, to: dir + "/kubeconfig")
+            fake.kubeconfig(
+                users: "- {name: admin, user: {token: good-token}}",
+                contexts: "- {name: fake, context: {cluster: fake, user: admin, namespace: tmm-system}}", current: "fake"),
+            to: dir + "/kubeconfig")
         let serving = try TestCertificates()
         let exe = try webhookExecutable()
         let port = 20000 + Int.random(in: 0..<20000)
