@@ -231,10 +231,19 @@ struct RealAPIServerTests {
     @Test func entriesFailClosedWhileTheAPIServerIsGoneAndRecover() throws {
         let review = try h.forgedReview(node: "w1", entering: true)
         h.plane.killAPIServer()
-        let response = try h.webhook.post(review: review, timeout: "5s")
-        let message = (response["status"] as? [String: Any])?["message"] as? String ?? ""
-        #expect(response["allowed"] as? Bool == false, "\(response)")
-        #expect(message.hasPrefix("GenericFailure"), "\(response)")
+        let killed = ContinuousClock.now
+        // Gone for 20 s, long enough for the watches' retry backoff to grow: entries posted straight to
+        // the webhook meanwhile are all refused with GenericFailure.
+        var posted = 0
+        repeat {
+            let response = try h.webhook.post(review: review, timeout: "5s")
+            posted += 1
+            let message = (response["status"] as? [String: Any])?["message"] as? String ?? ""
+            #expect(response["allowed"] as? Bool == false, "\(response)")
+            #expect(message.hasPrefix("GenericFailure"), "\(response)")
+            usleep(1_000_000)
+        } while seconds(since: killed) < 20
+        let outage = seconds(since: killed)
 
         try h.plane.startAPIServer()
         try h.plane.waitReady()
@@ -254,7 +263,7 @@ struct RealAPIServerTests {
             }
             usleep(100_000)
         }
-        print("API server restart: w1 admitted \(recovered.map { String(format: "%.2f", $0) } ?? "never") s after /readyz; \(answers.count) refusals before")
+        print("API server restart: \(posted) entries refused with GenericFailure during a \(Int(outage)) s outage; w1 admitted \(recovered.map { String(format: "%.2f", $0) } ?? "never") s after /readyz; \(answers.count) refusals before")
         #expect(recovered.map { $0 <= 5 } == true, "not decided within 5 s of /readyz (\(recovered.map { "\($0) s" } ?? "never")): \(answers.suffix(3))")
         if recovered != nil { #expect(try h.exit("w1").succeeded) }
         try expectAnnotationsGone()
