@@ -145,9 +145,12 @@ struct HarnessError: Error, CustomStringConvertible {
 
 /// Child processes still running; killed when the test process exits, whatever happened in the tests.
 let liveChildren = Mutex<Set<pid_t>>([])
+/// Bulky directories (etcd's data) removed at exit; the logs next to them stay for reading.
+let removeAtExit = Mutex<[String]>([])
 private let exitHookInstalled: Bool = {
     atexit {
         for pid in liveChildren.withLock({ $0 }) { kill(pid, SIGKILL) }
+        for path in removeAtExit.withLock({ $0 }) { try? FileManager.default.removeItem(atPath: path) }
     }
     return true
 }()

@@ -100,6 +100,7 @@ final class ControlPlane: Sendable {
     }
 
     private func startEtcd() throws {
+        removeAtExit.withLock { $0.append(directory + "/etcd") }
         let client = "http://127.0.0.1:\(etcdClientPort)", peer = "http://127.0.0.1:\(etcdPeerPort)"
         let process = try ChildProcess(
             name: "etcd",
