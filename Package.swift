@@ -102,10 +102,12 @@ let package = Package(
         ),
 
         // Helpers the test targets share (certificates, running commands, deadlines).
+        // The fake API server (recorded v1.21 wire format) lives here too, for the Kube and live tests.
         .target(
             name: "TMMTestSupport",
-            dependencies: ["TMMTransport"],
+            dependencies: ["TMMTransport", "TMMKube", "TMMJSON", "CZlib", .product(name: "Logging", package: "swift-log")],
             path: "Tests/TMMTestSupport",
+            resources: [.copy("Fixtures")],
             swiftSettings: strict
         ),
 
@@ -130,10 +132,19 @@ let package = Package(
         .testTarget(
             name: "TMMKubeTests",
             dependencies: [
-                "TMMKube", "TMMTransport", "TMMJSON", "CZlib", "TMMApp", "TMMAdmission", "TMMPolicy", "TMMTestSupport",
+                "TMMKube", "TMMTransport", "TMMJSON", "CZlib", "TMMTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             resources: [.copy("Fixtures")],
+            swiftSettings: strict
+        ),
+        // Live mode (the entry pipeline over the API server's backend) against the fake API server.
+        .testTarget(
+            name: "TMMLiveTests",
+            dependencies: [
+                "TMMApp", "TMMKube", "TMMTransport", "TMMJSON", "TMMAdmission", "TMMPolicy", "TMMTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(
