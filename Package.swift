@@ -155,6 +155,9 @@ let package = Package(
             resources: [.copy("Fixtures")],
             swiftSettings: strict
         ),
+        // tmm-webhook against a real kube-apiserver and etcd on loopback, driven with kubectl
+        // (../shared/kube-apiserver; skipped when absent, a failure in CI). See Tests/TMMIntegrationTests.
+        .testTarget(name: "TMMIntegrationTests", dependencies: ["TMMTestSupport"], swiftSettings: strict),
         // Renders every kustomize overlay under deploy/ with `kubectl kustomize` and checks that the
         // pieces agree (names, ports, selectors, secrets, RBAC against deploy/permissions.yaml).
         .testTarget(
