@@ -43,45 +43,46 @@ public struct EntryLedger: Sendable {
         }
     }
 
-    /// The Lease as read: its object (to write back) and its entries (expired ones included).
+    /// The Lease as read: its object (to write back; nil when there is none yet) and its entries
+    /// (expired ones included).
     public struct Snapshot: Sendable {
-        var object: JSON
+        var object: JSON?
         public var entries: [String: Entry]
     }
 
-    /// Reads the Lease, creating it when missing.
+    /// Reads the Lease. A missing Lease is an empty one: it is created by the first write, so reading
+    /// (a dry run, a denial) never writes.
     func read(deadline: UInt64) throws(KubeError) -> Snapshot {
-        while true {
-            do throws(KubeError) {
-                let object = try client.get(path, deadline: deadline)
-                return Snapshot(object: object, entries: Self.entries(of: object))
-            } catch where error.isNotFound {
-                let lease: JSON = [
-                    "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-                    "metadata": ["name": .string(name), "namespace": .string(namespace), "annotations": [Self.annotation: "{}"]],
-                    "spec": ["holderIdentity": .string(holder)],
-                ]
-                do throws(KubeError) {
-                    let created = try client.create(
-                        "/apis/coordination.k8s.io/v1/namespaces/\(namespace)/leases", lease, deadline: deadline)
-                    return Snapshot(object: created, entries: [:])
-                } catch where error.isAlreadyExists {
-                    continue  // another replica made it first: read theirs
-                }
-            }
+        do throws(KubeError) {
+            let object = try client.get(path, deadline: deadline)
+            return Snapshot(object: object, entries: Self.entries(of: object))
+        } catch where error.isNotFound {
+            return Snapshot(object: nil, entries: [:])
         }
     }
 
-    /// Writes `entries` back with the snapshot's resourceVersion; throws `isConflict` when it moved.
+    /// Writes `entries` back with the snapshot's resourceVersion (or creates the Lease when the snapshot
+    /// had none); throws `isConflict` when it moved, `isAlreadyExists` when another replica created it first.
     func write(_ snapshot: Snapshot, entries: [String: Entry], deadline: UInt64) throws(KubeError) {
-        var object = snapshot.object
-        var metadata = object["metadata"]?.object ?? [:]
-        var annotations = metadata["annotations"]?.object ?? [:]
         var map: [String: JSON] = [:]
         for (node, entry) in entries {
             map[node] = ["expires": .number(JSONNumber(entry.expires)), "resourceVersion": .string(String(entry.resourceVersion))]
         }
-        annotations[Self.annotation] = .string(JSON.object(map).serialized)
+        let text = JSON.object(map).serialized
+        guard let existing = snapshot.object else {
+            let lease: JSON = [
+                "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                "metadata": ["name": .string(name), "namespace": .string(namespace), "annotations": [.init(stringLiteral: Self.annotation): .string(text)]],
+                "spec": ["holderIdentity": .string(holder)],
+            ]
+            // AlreadyExists: another replica created it first (the caller reads again, as for a conflict).
+            _ = try client.create("/apis/coordination.k8s.io/v1/namespaces/\(namespace)/leases", lease, deadline: deadline)
+            return
+        }
+        var object = existing
+        var metadata = object["metadata"]?.object ?? [:]
+        var annotations = metadata["annotations"]?.object ?? [:]
+        annotations[Self.annotation] = .string(text)
         metadata["annotations"] = .object(annotations)
         metadata.removeValue(forKey: "managedFields")
         if case .object(var o) = object {

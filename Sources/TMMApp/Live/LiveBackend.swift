@@ -115,7 +115,7 @@ final class LiveBackend: EntryBackend {
             try ledger.write(ticket, entries: entries, deadline: deadline)
             return .committed
         } catch {
-            if error.isConflict { return .conflict }
+            if error.isConflict || error.isAlreadyExists { return .conflict }
             return .failed("cannot record the admitted entry in the Lease: \(error)")
         }
     }
