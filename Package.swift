@@ -109,7 +109,8 @@ let package = Package(
             swiftSettings: strict
         ),
 
-        .testTarget(name: "TMMJSONTests", dependencies: ["TMMJSON"], swiftSettings: strict),
+        .testTarget(
+            name: "TMMJSONTests", dependencies: ["TMMJSON"], resources: [.copy("Corpus")], swiftSettings: strict),
         .testTarget(
             name: "TMMPolicyTests",
             dependencies: ["TMMPolicy", "TMMJSON"],
@@ -124,7 +125,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TMMTransportTests",
-            dependencies: ["TMMTransport", "TMMTestSupport", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["TMMTransport", "TMMTestSupport", "CLinux", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .testTarget(
