@@ -101,6 +101,31 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // libFuzzer targets (Tests/Fuzz/run.sh builds them with -sanitize=fuzzer,address -D FUZZING);
+        // a plain build makes each a replayer of the inputs named on its command line.
+        .target(name: "FuzzSupport", path: "Tests/Fuzz/Targets/FuzzSupport", swiftSettings: strict),
+        .executableTarget(
+            name: "fuzz-json", dependencies: ["FuzzSupport", "TMMJSON"], path: "Tests/Fuzz/Targets/fuzz-json",
+            swiftSettings: strict),
+        .executableTarget(
+            name: "fuzz-http-head", dependencies: ["FuzzSupport", "TMMTransport"], path: "Tests/Fuzz/Targets/fuzz-http-head",
+            swiftSettings: strict),
+        .executableTarget(
+            name: "fuzz-admission", dependencies: ["FuzzSupport", "TMMAdmission", "TMMJSON", "TMMPolicy"],
+            path: "Tests/Fuzz/Targets/fuzz-admission", swiftSettings: strict),
+        .executableTarget(
+            name: "fuzz-watch-event", dependencies: ["FuzzSupport", "TMMKube", "TMMJSON", "TMMPolicy"],
+            path: "Tests/Fuzz/Targets/fuzz-watch-event", swiftSettings: strict),
+        .executableTarget(
+            name: "fuzz-quantity", dependencies: ["FuzzSupport", "TMMPolicy"], path: "Tests/Fuzz/Targets/fuzz-quantity",
+            swiftSettings: strict),
+        .executableTarget(
+            name: "fuzz-policy-config", dependencies: ["FuzzSupport", "TMMPolicy"],
+            path: "Tests/Fuzz/Targets/fuzz-policy-config", swiftSettings: strict),
+        .executableTarget(
+            name: "fuzz-kubeconfig", dependencies: ["FuzzSupport", "TMMKube"], path: "Tests/Fuzz/Targets/fuzz-kubeconfig",
+            swiftSettings: strict),
+
         // Helpers the test targets share (certificates, running commands, deadlines).
         .target(
             name: "TMMTestSupport",

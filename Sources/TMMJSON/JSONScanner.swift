@@ -295,7 +295,9 @@ public struct JSONScanner: ~Copyable {
         let (start, end, isInteger) = try readNumberRange()
         let text = String(decoding: UnsafeBufferPointer(start: base + start, count: end - start), as: UTF8.self)
         if isInteger, let i = Int64(text) { return JSONNumber(i) }
-        guard let d = Double(text) else { throw JSONError(.syntax, at: start, "invalid number") }
+        // `readNumberRange` refused numbers out of a Double's range (found by the fuzzer: 1e400 was read
+        // as infinity, which wrote back as null).
+        guard let d = Double(text), d.isFinite else { throw JSONError(.syntax, at: start, "number out of range") }
         var n = JSONNumber(d)
         if !isInteger { n.int = d.rounded() == d && abs(d) < 9.0e18 ? Int64(d) : nil }
         return n
@@ -307,11 +309,14 @@ public struct JSONScanner: ~Copyable {
         var isInteger = true
         if offset < count, base[offset] == UInt8(ascii: "-") { offset += 1 }
         guard offset < count, isDigit(base[offset]) else { throw JSONError(.syntax, at: start, "invalid number") }
+        let integerStart = offset
         if base[offset] == UInt8(ascii: "0") {
             offset += 1
         } else {
             while offset < count, isDigit(base[offset]) { offset += 1 }
         }
+        // Only an exponent or more than 308 integer digits can leave a Double's range.
+        var mayOverflow = offset - integerStart > 308
         if offset < count, base[offset] == UInt8(ascii: ".") {
             isInteger = false
             offset += 1
@@ -320,10 +325,17 @@ public struct JSONScanner: ~Copyable {
         }
         if offset < count, base[offset] == UInt8(ascii: "e") || base[offset] == UInt8(ascii: "E") {
             isInteger = false
+            mayOverflow = true
             offset += 1
             if offset < count, base[offset] == UInt8(ascii: "+") || base[offset] == UInt8(ascii: "-") { offset += 1 }
             guard offset < count, isDigit(base[offset]) else { throw JSONError(.syntax, at: offset, "invalid number") }
             while offset < count, isDigit(base[offset]) { offset += 1 }
+        }
+        if mayOverflow {
+            // Refused whether the number is read or skipped, so a document is valid or not whatever the
+            // reader looks at (infinity is no JSON value: it would write back as null).
+            let text = String(decoding: UnsafeBufferPointer(start: base + start, count: offset - start), as: UTF8.self)
+            guard let d = Double(text), d.isFinite else { throw JSONError(.syntax, at: start, "number out of range") }
         }
         return (start, offset, isInteger)
     }

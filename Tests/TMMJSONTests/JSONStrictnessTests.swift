@@ -51,6 +51,15 @@ import TMMJSON
         #expect(throws: JSONError.self) { try Self.readOnlyB(Array("{\(text):1,\"b\":1}".utf8)) }
     }
 
+    /// Numbers beyond a Double's range are refused, not read as infinity (which writes back as null).
+    @Test(arguments: ["1e400", "-1e400", String(repeating: "6", count: 347), "[0.5e99999]"])
+    func numbersOutOfRangeAreRefused(text: String) throws {
+        #expect(throws: JSONError.self) { try JSON.parse(text) }
+        #expect(throws: JSONError.self) { try Self.readOnlyB(Array("{\"a\":\(text),\"b\":1}".utf8)) }
+        #expect(try JSON.parse("1e308").double == 1e308)
+        #expect(try JSON.parse("1e-400").double == 0)  // underflow is a finite value, as everywhere
+    }
+
     /// Reads member "b" of an object and skips the rest.
     static func readOnlyB(_ bytes: [UInt8]) throws -> Int64? {
         try bytes.withUnsafeBytes { buffer in
