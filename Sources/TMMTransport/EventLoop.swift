@@ -94,6 +94,12 @@ final class EventLoop: @unchecked Sendable {
 
     private var thread = pthread_t()
 
+    /// Traps in debug builds when called off the loop's thread: everything but `inbox` belongs to it.
+    @inline(__always)
+    private func assertOnLoop(_ function: StaticString = #function) {
+        assert(pthread_equal(pthread_self(), thread) != 0, "\(function) called off the event loop's thread")
+    }
+
     // MARK: The loop
 
     /// Runs until shutdown completes. Call on the loop's own thread.
@@ -131,6 +137,7 @@ final class EventLoop: @unchecked Sendable {
     }
 
     private func drainInbox() {
+        assertOnLoop()
         let messages = inbox.withLock { box -> [Message] in
             let m = box
             box.removeAll(keepingCapacity: true)
@@ -166,6 +173,7 @@ final class EventLoop: @unchecked Sendable {
     // MARK: Connections
 
     private func adopt(fd: Int32, remote: String) {
+        assertOnLoop()
         if draining {
             close(fd)
             return
@@ -200,6 +208,7 @@ final class EventLoop: @unchecked Sendable {
     }
 
     private func handleEvent(_ connection: Connection, flags: UInt32) {
+        assertOnLoop()
         // The peer hung up (or shut down its side): nothing it sends can still be answered usefully. epoll
         // reports a hang-up for as long as the socket is open (level-triggered), so close now in every
         // state; keeping it open until a timeout would wake the loop in a spin.
@@ -261,6 +270,7 @@ final class EventLoop: @unchecked Sendable {
     }
 
     private func readAvailable(_ connection: Connection) {
+        assertOnLoop()
         while true {
             // Before the head is known, read no more than a head may hold; after, the body and a next head.
             let limit = (connection.head?.contentLength ?? 0) + configuration.maxHeaderBytes + 4
@@ -374,6 +384,7 @@ final class EventLoop: @unchecked Sendable {
 
     /// Dispatches the buffered request once its head and whole body are here.
     private func processInput(_ connection: Connection) {
+        assertOnLoop()
         guard connection.state == .reading else { return }
         if connection.head == nil {
             guard parseHead(connection) else { return }
@@ -435,6 +446,7 @@ final class EventLoop: @unchecked Sendable {
     }
 
     private func send(_ response: HTTPResponse, on connection: Connection) {
+        assertOnLoop()
         if connection.handlerActive {
             connection.handlerActive = false
             observer.requestFinished(path: connection.requestPath)
@@ -484,6 +496,7 @@ final class EventLoop: @unchecked Sendable {
     }
 
     private func flush(_ connection: Connection) {
+        assertOnLoop()
         while connection.outputStart < connection.output.count {
             let outcome = connection.output.withUnsafeBytes { all in
                 connection.tls.write(UnsafeRawBufferPointer(rebasing: all[connection.outputStart...]))
@@ -564,6 +577,7 @@ final class EventLoop: @unchecked Sendable {
     }
 
     private func closeConnection(_ connection: Connection, reason: String) {
+        assertOnLoop()
         guard connections.removeValue(forKey: connection.fd) != nil else { return }
         releaseBudget(connection)
         if connection.handlerActive {
