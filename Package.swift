@@ -101,6 +101,31 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // libFuzzer targets (Tests/Fuzz/run.sh builds them with -sanitize=fuzzer,address -D FUZZING);
+        // a plain build makes each a replayer of the inputs named on its command line.
+        .target(name: "FuzzSupport", path: "Tests/Fuzz/Targets/FuzzSupport", swiftSettings: strict),
+        .executableTarget(
+            name: "fuzz-json", dependencies: ["FuzzSupport", "TMMJSON"], path: "Tests/Fuzz/Targets/fuzz-json",
+            swiftSettings: strict),
+        .executableTarget(
+            name: "fuzz-http-head", dependencies: ["FuzzSupport", "TMMTransport"], path: "Tests/Fuzz/Targets/fuzz-http-head",
+            swiftSettings: strict),
+        .executableTarget(
+            name: "fuzz-admission", dependencies: ["FuzzSupport", "TMMAdmission", "TMMJSON", "TMMPolicy"],
+            path: "Tests/Fuzz/Targets/fuzz-admission", swiftSettings: strict),
+        .executableTarget(
+            name: "fuzz-watch-event", dependencies: ["FuzzSupport", "TMMKube", "TMMJSON", "TMMPolicy"],
+            path: "Tests/Fuzz/Targets/fuzz-watch-event", swiftSettings: strict),
+        .executableTarget(
+            name: "fuzz-quantity", dependencies: ["FuzzSupport", "TMMPolicy"], path: "Tests/Fuzz/Targets/fuzz-quantity",
+            swiftSettings: strict),
+        .executableTarget(
+            name: "fuzz-policy-config", dependencies: ["FuzzSupport", "TMMPolicy"],
+            path: "Tests/Fuzz/Targets/fuzz-policy-config", swiftSettings: strict),
+        .executableTarget(
+            name: "fuzz-kubeconfig", dependencies: ["FuzzSupport", "TMMKube"], path: "Tests/Fuzz/Targets/fuzz-kubeconfig",
+            swiftSettings: strict),
+
         // Helpers the test targets share (certificates, running commands, deadlines).
         // The fake API server (recorded v1.21 wire format) lives here too, for the Kube and live tests.
         .target(
@@ -111,7 +136,8 @@ let package = Package(
             swiftSettings: strict
         ),
 
-        .testTarget(name: "TMMJSONTests", dependencies: ["TMMJSON"], swiftSettings: strict),
+        .testTarget(
+            name: "TMMJSONTests", dependencies: ["TMMJSON"], resources: [.copy("Corpus")], swiftSettings: strict),
         .testTarget(
             name: "TMMPolicyTests",
             dependencies: ["TMMPolicy", "TMMJSON"],
@@ -126,7 +152,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TMMTransportTests",
-            dependencies: ["TMMTransport", "TMMTestSupport", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["TMMTransport", "TMMTestSupport", "CLinux", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .testTarget(
