@@ -3,6 +3,7 @@ import Glibc
 
 import Prometheus
 import Synchronization
+public import TMMKube
 public import TMMTransport
 
 /// The webhook's Prometheus metrics, recorded through swift-metrics into a private swift-prometheus
@@ -28,9 +29,12 @@ public final class WebhookMetrics: HTTPServerObserver {
         var decisions: [String: CoreMetrics.Counter] = [:]
         var patches: [String: CoreMetrics.Counter] = [:]
         var reloads: [String: CoreMetrics.Counter] = [:]
-        var cache: [String: (CoreMetrics.Gauge, CoreMetrics.Gauge)] = [:]
+        var cache: [String: (synced: CoreMetrics.Gauge, healthy: CoreMetrics.Gauge, silence: CoreMetrics.Gauge)] = [:]
     }
-    private let cacheLastActivity = Mutex<[String: UInt64]>([:])
+    /// Each watched resource's last status, turned into gauges when /metrics is rendered.
+    private let cacheStatus = Mutex<[String: WatchCache<ClusterStore>.ResourceStatus]>([:])
+    /// How long a quiet watch stays trusted (the cache's setting): the same test as the freshness check.
+    public let cacheMaxQuiet: Duration = WatchCache<ClusterStore>.Settings().maxQuiet
 
     /// Request latency buckets, 100 µs to 10 s.
     static let durationBuckets: [Duration] = [
@@ -67,7 +71,7 @@ public final class WebhookMetrics: HTTPServerObserver {
 
     /// The Prometheus text exposition of every metric.
     public func render() -> [UInt8] {
-        refreshCacheAges()
+        refreshCacheGauges()
         var buffer: [UInt8] = []
         buffer.reserveCapacity(8192)
         registry.emit(into: &buffer)
@@ -151,29 +155,34 @@ public final class WebhookMetrics: HTTPServerObserver {
         ).increment()
     }
 
-    /// The watch cache's state for `resource`: synced, and when it last heard from the API server.
-    public func cacheActivity(resource: String, synced isSynced: Bool, lastActivity: UInt64) {
-        // The age gauge is recorded when /metrics is rendered (refreshCacheAges); here it is only created.
-        let synced = handles.withLock { h -> CoreMetrics.Gauge in
-            if let pair = h.cache[resource] { return pair.0 }
-            let pair = (
+    /// The watch cache's state for `resource`. Gauges: `tmm_webhook_cache_synced`,
+    /// `tmm_webhook_cache_healthy` (1 when the freshness check would trust a quiet stream: synced, watching
+    /// and alive within the quiet limit; alert on 0) and `tmm_webhook_cache_silence_seconds` (since the
+    /// stream last showed life: an event, a bookmark, a list or a reopened watch; bounded by the watch's
+    /// reopen interval while healthy, however quiet the resource).
+    public func cacheActivity(resource: String, status: WatchCache<ClusterStore>.ResourceStatus) {
+        // The gauges are recorded when /metrics is rendered (refreshCacheGauges); here they are only created.
+        handles.withLock { h in
+            if h.cache[resource] != nil { return }
+            h.cache[resource] = (
                 CoreMetrics.Gauge(label: "tmm_webhook_cache_synced", dimensions: [("resource", resource)], factory: factory),
-                CoreMetrics.Gauge(label: "tmm_webhook_cache_last_event_age_seconds", dimensions: [("resource", resource)], factory: factory)
+                CoreMetrics.Gauge(label: "tmm_webhook_cache_healthy", dimensions: [("resource", resource)], factory: factory),
+                CoreMetrics.Gauge(label: "tmm_webhook_cache_silence_seconds", dimensions: [("resource", resource)], factory: factory)
             )
-            h.cache[resource] = pair
-            return pair.0
         }
-        synced.record(isSynced ? 1 : 0)
-        cacheLastActivity.withLock { $0[resource] = lastActivity }
+        cacheStatus.withLock { $0[resource] = status }
     }
 
-    /// Updates the age gauges (called when /metrics is rendered).
-    private func refreshCacheAges() {
+    /// Updates the cache gauges (called when /metrics is rendered).
+    private func refreshCacheGauges() {
         let now = MonotonicClock.now()
-        let activity = cacheLastActivity.withLock { $0 }
+        let statuses = cacheStatus.withLock { $0 }
         let gauges = handles.withLock { $0.cache }
-        for (resource, last) in activity {
-            gauges[resource]?.1.record(last == 0 ? -1 : Double(now &- last) / 1e9)
+        for (resource, status) in statuses {
+            guard let gauge = gauges[resource] else { continue }
+            gauge.synced.record(status.synced ? 1 : 0)
+            gauge.healthy.record(status.isHealthy(now: now, maxQuiet: cacheMaxQuiet) ? 1 : 0)
+            gauge.silence.record(status.lastLife == 0 ? -1 : Double(now &- status.lastLife) / 1e9)
         }
     }
 

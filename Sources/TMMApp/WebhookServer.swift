@@ -50,6 +50,7 @@ public enum WebhookServer {
         var configuration = HTTPServerConfiguration(host: host, port: port)
         configuration.maxHeaderBytes = options.maxHeaderBytes
         configuration.maxBodyBytes = options.maxBodyBytes
+        configuration.maxBufferedBytes = options.maxBufferedBytes
         configuration.handshakeTimeout = options.handshakeTimeout
         configuration.headerTimeout = options.handshakeTimeout
         configuration.idleTimeout = options.idleTimeout

@@ -26,6 +26,10 @@ final class Connection {
     var inputStart = 0
     /// The head of the request being read, once complete.
     var head: HTTPHead?
+    /// Where the search for the end of the next head stands.
+    var headFinder = HTTPHeadFinder()
+    /// Bytes of the server's request-body budget held for this connection's current request.
+    var budgetHeld = 0
     /// Bytes to write; `outputStart` is how much is already written.
     var output: [UInt8] = []
     var outputStart = 0

@@ -97,6 +97,9 @@ struct Serve: ParsableCommand {
     @Option(help: "Largest request body, in bytes (413 beyond) (env TMM_MAX_BODY_BYTES).")
     var maxBodyBytes: Int = env("TMM_MAX_BODY_BYTES").flatMap { Int($0) } ?? 7 * 1024 * 1024
 
+    @Option(help: "Request-body bytes held at once across all connections; a body past it is answered 503 with Retry-After (env TMM_MAX_BUFFERED_BYTES).")
+    var maxBufferedBytes: Int = env("TMM_MAX_BUFFERED_BYTES").flatMap { Int($0) } ?? 64 * 1024 * 1024
+
     @Option(help: "Seconds allowed for the TLS handshake and for a request's headers (env TMM_HANDSHAKE_TIMEOUT).")
     var handshakeTimeout: Double = env("TMM_HANDSHAKE_TIMEOUT").flatMap { Double($0) } ?? 10
 
@@ -150,6 +153,10 @@ struct Serve: ParsableCommand {
         options.clientCA = clientCa ?? env("TMM_CLIENT_CA")
         options.maxHeaderBytes = maxHeaderBytes
         options.maxBodyBytes = maxBodyBytes
+        guard maxBufferedBytes >= maxBodyBytes else {
+            throw ValidationError("--max-buffered-bytes (\(maxBufferedBytes)) must be at least --max-body-bytes (\(maxBodyBytes))")
+        }
+        options.maxBufferedBytes = maxBufferedBytes
         options.handshakeTimeout = try seconds("--handshake-timeout", handshakeTimeout)
         options.idleTimeout = try seconds("--idle-timeout", idleTimeout)
         options.shutdownGrace = try seconds("--shutdown-grace", shutdownGrace)
