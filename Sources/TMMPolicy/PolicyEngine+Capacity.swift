@@ -35,6 +35,8 @@ struct Placer {
     var placedExtended: [Int32: [Int32: Int64]] = [:]
     var placedPorts: [Int32: [(port: HostPort, pod: Int32)]] = [:]
     var placed: [(pod: Int32, node: Int32)] = []
+    /// The placed pods that hold required anti-affinity terms.
+    var placedAnti: [(pod: Int32, node: Int32, terms: [Int32])] = []
 
     init(state: ClusterState, target: Int32, inMaintenance: Set<Int32>, level: MaintenanceLevel, carried: Set<Int32>) {
         self.state = state
@@ -166,6 +168,7 @@ struct Placer {
         if let extras = mover.extras {
             for e in extras.extended { placedExtended[node, default: [:]][e.name, default: 0] += e.amount }
             for p in extras.hostPorts { placedPorts[node, default: []].append((p, mover.slot)) }
+            if !extras.antiAffinity.isEmpty { placedAnti.append((mover.slot, node, extras.antiAffinity)) }
         }
         placed.append((mover.slot, node))
     }
@@ -174,12 +177,13 @@ struct Placer {
 
     /// A pod counts where it is unless it leaves with this decision.
     @inline(__always)
-    func staying(_ slot: Int32) -> (node: Int32, record: PodRecord)? {
-        let p = state.pods[Int(slot)]
-        guard p.present, !p.isTerminal, p.node >= 0, p.node != target, !carried.contains(slot),
-            state.nodes[Int(p.node)].present
+    func staying(_ slot: Int32) -> Int32? {
+        let i = Int(slot)
+        let node = state.pods[i].node
+        guard state.pods[i].present, !state.pods[i].isTerminal, node >= 0, node != target, !carried.contains(slot),
+            state.nodes[Int(node)].present
         else { return nil }
-        return (p.node, p)
+        return node
     }
 
     @inline(__always)
@@ -194,7 +198,7 @@ struct Placer {
         }
         for ns in namespaces {
             state.forEachPod(in: ns, matching: selector) { slot in
-                if slot != mover, let (node, _) = staying(slot) { body(slot, node) }
+                if slot != mover, let node = staying(slot) { body(slot, node) }
             }
         }
         for (slot, node) in placed where slot != mover && term.matches(state.pods[Int(slot)], state.strings) {
@@ -206,22 +210,21 @@ struct Placer {
         let pod = state.pods[Int(m.slot)]
         // Other pods' required anti-affinity that the mover matches.
         let ns = pod.namespace
-        for t in (state.antiTermsByNamespace[ns] ?? []) + state.antiTermsAnyNamespace {
-            let term = state.podTerms[Int(t)]
-            guard let holders = state.antiAffinityHolders[t], !holders.isEmpty || !placed.isEmpty,
-                term.matches(pod, state.strings)
-            else { continue }
+        func repel(_ t: Int32) {
+            guard let holders = state.antiAffinityHolders[t], !holders.isEmpty,
+                state.podTerms[Int(t)].matches(pod, state.strings)
+            else { return }
+            let key = state.podTerms[Int(t)].topologyKey
             for h in holders where h != m.slot {
-                if let (node, _) = staying(h), let v = value(node, term.topologyKey) { m.repelled[term.topologyKey, default: [:]][v] = h }
+                if let node = staying(h), let v = value(node, key) { m.repelled[key, default: [:]][v] = h }
             }
         }
-        for (slot, node) in placed where slot != m.slot {
-            guard let extras = state.podExtras[slot] else { continue }
-            for t in extras.antiAffinity {
-                let term = state.podTerms[Int(t)]
-                if term.matches(pod, state.strings), let v = value(node, term.topologyKey) {
-                    m.repelled[term.topologyKey, default: [:]][v] = slot
-                }
+        for t in state.antiTermsByNamespace[ns] ?? [] { repel(t) }
+        for t in state.antiTermsAnyNamespace { repel(t) }
+        for (slot, node, terms) in placedAnti where slot != m.slot {
+            for t in terms where state.podTerms[Int(t)].matches(pod, state.strings) {
+                let key = state.podTerms[Int(t)].topologyKey
+                if let v = value(node, key) { m.repelled[key, default: [:]][v] = slot }
             }
         }
         guard let extras = m.extras else { return }
@@ -250,17 +253,19 @@ struct Placer {
             let c = state.spreads[Int(id)]
             guard c.source.doNotSchedule else { continue }
             var counts: [Int32: Int] = [:]
+            // Whether a node must be checked before its pods count (only with a policy that filters).
+            let filtered = (c.source.honorNodeAffinity && state.profiles[Int(m.profile)].restrictsNodes) || c.source.honorTaints
             if let selector = c.selector {
                 state.forEachPod(in: ns, matching: selector) { slot in
-                    if slot != m.slot, let (node, _) = staying(slot), eligible(node, m.profile, c.source),
-                        let v = value(node, c.topologyKey)
+                    if slot != m.slot, let node = staying(slot), let v = value(node, c.topologyKey),
+                        !filtered || eligible(node, m.profile, c.source)
                     {
                         counts[v, default: 0] += 1
                     }
                 }
                 for (slot, node) in placed where slot != m.slot && state.pods[Int(slot)].namespace == ns {
-                    if selector.matches(state.pods[Int(slot)].labels, state.strings), eligible(node, m.profile, c.source),
-                        let v = value(node, c.topologyKey)
+                    if selector.matches(state.pods[Int(slot)].labels, state.strings), let v = value(node, c.topologyKey),
+                        !filtered || eligible(node, m.profile, c.source)
                     {
                         counts[v, default: 0] += 1
                     }
@@ -284,11 +289,9 @@ struct Placer {
     mutating func fitBits(_ profile: Int32, _ node: Int32) -> UInt8 {
         let key = Int64(profile) << 32 | Int64(node)
         if let known = fit[key] { return known }
-        let p = state.profiles[Int(profile)]
-        let n = state.nodes[Int(node)]
         var bits: UInt8 = 1
-        if p.untolerated(n.taints) == nil { bits |= 2 }
-        if p.matchesNode(n, state.strings) { bits |= 4 }
+        if state.profiles[Int(profile)].untolerated(state.nodes[Int(node)].taints) == nil { bits |= 2 }
+        if state.profiles[Int(profile)].matchesNode(state.nodes[Int(node)], state.strings) { bits |= 4 }
         fit[key] = bits
         return bits
     }
@@ -328,49 +331,47 @@ struct Placer {
     /// The first filter node `i` fails for the mover, or nil when it can take it. With `full` false the
     /// cheap checks run first and the answer only says whether it fits.
     mutating func rejection(_ m: Mover, _ i: Int32, full: Bool) -> Rejection? {
-        let n = state.nodes[Int(i)]
-        guard n.present, i != target else { return .inMaintenance }
-        if !n.ready { return .notReady }
-        if n.unschedulable { return .cordoned }
+        // Fields are read one by one: binding the whole NodeRecord would copy (retain) all of it.
+        let n = Int(i)
+        guard state.nodes[n].present, i != target else { return .inMaintenance }
+        if !state.nodes[n].ready { return .notReady }
+        if state.nodes[n].unschedulable { return .cordoned }
         if inMaintenance.contains(i) { return .inMaintenance }
         if !full && !resourcesFit(m, i) { return .resources }
         let bits = fitBits(m.profile, i)
         if bits & 2 == 0 {
-            return .taint(full ? state.profiles[Int(m.profile)].untolerated(n.taints)! : Taint(key: "", effect: ""))
+            return .taint(full ? state.profiles[Int(m.profile)].untolerated(state.nodes[n].taints)! : Taint(key: "", effect: ""))
         }
         if bits & 4 == 0 { return .nodeAffinity }
         if let extras = m.extras, !extras.hostPorts.isEmpty, let clash = portClash(extras.hostPorts, i) {
             return .hostPort(clash.0, holder: clash.1)
         }
         if full && !resourcesFit(m, i) { return .resources }
-        for (_, v) in m.volumes where !v.admits(n, state.strings) { return .volume(v.source.name) }
+        for (_, v) in m.volumes where !v.admits(state.nodes[n], state.strings) { return .volume(v.source.name) }
         for s in m.spread {
-            guard let v = n.labels.value(s.key) else { return .spread(s.id) }
+            guard let v = state.nodes[n].labels.value(s.key) else { return .spread(s.id) }
             if (s.counts[v] ?? 0) + s.selfMatch - s.minimum > s.maxSkew { return .spread(s.id) }
         }
-        if !m.affinity.isEmpty {
-            for a in m.affinity {
-                guard let v = n.labels.value(a.key) else { return .podAffinity(a.term) }
-                if !m.affinityBySelf && !a.values.contains(v) { return .podAffinity(a.term) }
-            }
+        for a in m.affinity {
+            guard let v = state.nodes[n].labels.value(a.key) else { return .podAffinity(a.term) }
+            if !m.affinityBySelf && !a.values.contains(v) { return .podAffinity(a.term) }
         }
         for (key, values) in m.anti {
-            if let v = n.labels.value(key), let holder = values[v] { return .podAntiAffinity(holder: holder) }
+            if let v = state.nodes[n].labels.value(key), let holder = values[v] { return .podAntiAffinity(holder: holder) }
         }
         for (key, values) in m.repelled {
-            if let v = n.labels.value(key), let holder = values[v] { return .repelledBy(holder: holder) }
+            if let v = state.nodes[n].labels.value(key), let holder = values[v] { return .repelledBy(holder: holder) }
         }
         return nil
     }
 
     func free(_ i: Int32) -> Resources {
-        let n = state.nodes[Int(i)]
-        return n.allocatable - n.used - (placedResources[i] ?? .zero)
+        state.nodes[Int(i)].allocatable - state.nodes[Int(i)].used - (placedResources[i] ?? .zero)
     }
 
     func extendedFree(_ name: Int32, _ i: Int32) -> Int64 {
-        let n = state.nodes[Int(i)]
-        return (n.extendedAllocatable[name] ?? 0) - (n.extendedUsed[name] ?? 0) - (placedExtended[i]?[name] ?? 0)
+        (state.nodes[Int(i)].extendedAllocatable[name] ?? 0) - (state.nodes[Int(i)].extendedUsed[name] ?? 0)
+            - (placedExtended[i]?[name] ?? 0)
     }
 
     func resourcesFit(_ m: Mover, _ i: Int32) -> Bool {

@@ -105,8 +105,10 @@ import Testing
     }
 
     @Test func aDumpWithoutVolumesStillLoads() throws {
-        let state = try ClusterState.load(from: [Scenario.fixture("sample-cluster.json")])
-        #expect(state.persistentVolumeCount == 0 && state.nodeNames.count == 6)
+        let state = try ClusterStateTests.realState()
+        #expect(state.persistentVolumeCount == 0 && state.persistentVolumeClaimCount == 0 && state.nodeNames.count == 3)
+        let v = PolicyEngine().decide(DecisionInput(node: "n2", transition: .enter(.drain), state: .known(state)))
+        #expect(v.allowed, "\(v.message)")
     }
 
     /// Volumes and claims change under a live cache: the decision follows.
