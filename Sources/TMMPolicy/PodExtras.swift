@@ -23,15 +23,16 @@ struct ExtendedAmount: Sendable, Hashable {
     var amount: Int64
 }
 
-/// A ``PodAffinityTerm`` with its owner's namespace resolved and its strings interned.
-struct CompiledPodTerm: Sendable {
+/// A ``PodAffinityTerm`` with its owner's namespace resolved and its strings interned. A class: the
+/// state shares one per distinct term, and a decision reads it without copying its fields.
+final class CompiledPodTerm: Sendable {
     /// The term, `namespaces` filled with the owner's when it named none.
-    var source: PodAffinityTerm
-    var selector: CompiledSelector?
-    var namespaces: Set<Int32>
+    let source: PodAffinityTerm
+    let selector: CompiledSelector?
+    let namespaces: Set<Int32>
     /// Non-nil: namespaces are chosen by this selector (on `kubernetes.io/metadata.name`) as well.
-    var namespaceSelector: LabelSelector?
-    var topologyKey: Int32
+    let namespaceSelector: LabelSelector?
+    let topologyKey: Int32
 
     init(_ term: PodAffinityTerm, table: inout StringTable) {
         source = term

@@ -5,8 +5,7 @@ extension PolicyEngine {
         _ scope: [Int32], target: Int32, state: ClusterState, inMaintenance: Set<Int32>, level: MaintenanceLevel,
         carried: Set<Int32> = []
     ) -> [Placement] {
-        var placer = Placer(state: state, target: target, inMaintenance: inMaintenance, level: level, carried: carried)
-        return placer.place(scope)
+        Placer(state: state, target: target, inMaintenance: inMaintenance, level: level, carried: carried).place(scope)
     }
 }
 
@@ -17,7 +16,10 @@ extension PolicyEngine {
 ///
 /// Nodes are tried in id order and most pods fit in one of the first few, so a decision does not visit
 /// every node; only a pod that fits nowhere costs a full scan, which also collects why each node refused.
-struct Placer {
+///
+/// A class, used by one decision on one thread: its methods and their closures share one instance
+/// instead of copying the state and the caches.
+final class Placer {
     let state: ClusterState
     let target: Int32
     let inMaintenance: Set<Int32>
@@ -106,7 +108,7 @@ struct Placer {
 
     // MARK: Placing
 
-    mutating func place(_ scope: [Int32]) -> [Placement] {
+    func place(_ scope: [Int32]) -> [Placement] {
         // Largest first: cpu, then memory, then name for a stable order.
         let order = scope.sorted { a, b in
             let ra = state.pods[Int(a)].requests
@@ -163,7 +165,7 @@ struct Placer {
         "\(v.source.local ? "local " : "")volume \(v.source.name) (claim \(state.strings[namespace])/\(claim))"
     }
 
-    mutating func record(_ mover: Mover, on node: Int32) {
+    func record(_ mover: Mover, on node: Int32) {
         placedResources[node, default: .zero] = (placedResources[node] ?? .zero) + mover.need
         if let extras = mover.extras {
             for e in extras.extended { placedExtended[node, default: [:]][e.name, default: 0] += e.amount }
@@ -206,15 +208,14 @@ struct Placer {
         }
     }
 
-    mutating func prepare(_ m: inout Mover) {
+    func prepare(_ m: inout Mover) {
         let pod = state.pods[Int(m.slot)]
         // Other pods' required anti-affinity that the mover matches.
         let ns = pod.namespace
         func repel(_ t: Int32) {
-            guard let holders = state.antiAffinityHolders[t], !holders.isEmpty,
-                state.podTerms[Int(t)].matches(pod, state.strings)
-            else { return }
-            let key = state.podTerms[Int(t)].topologyKey
+            let term = state.podTerms[Int(t)]
+            guard term.matches(pod, state.strings), let holders = state.antiAffinityHolders[t] else { return }
+            let key = term.topologyKey
             for h in holders where h != m.slot {
                 if let node = staying(h), let v = value(node, key) { m.repelled[key, default: [:]][v] = h }
             }
@@ -286,7 +287,7 @@ struct Placer {
     // MARK: Node checks
 
     /// The profile-on-node bits (see ``fit``).
-    mutating func fitBits(_ profile: Int32, _ node: Int32) -> UInt8 {
+    func fitBits(_ profile: Int32, _ node: Int32) -> UInt8 {
         let key = Int64(profile) << 32 | Int64(node)
         if let known = fit[key] { return known }
         var bits: UInt8 = 1
@@ -315,7 +316,7 @@ struct Placer {
     }
 
     /// How many domains of the constraint's key hold an eligible node.
-    mutating func eligibleDomains(_ profile: Int32, _ c: CompiledSpread) -> Int {
+    func eligibleDomains(_ profile: Int32, _ c: CompiledSpread) -> Int {
         let byValue = state.nodesByLabel[c.topologyKey] ?? [:]
         let p = state.profiles[Int(profile)]
         let unrestricted = (!c.source.honorNodeAffinity || !p.restrictsNodes) && !c.source.honorTaints
@@ -330,7 +331,7 @@ struct Placer {
 
     /// The first filter node `i` fails for the mover, or nil when it can take it. With `full` false the
     /// cheap checks run first and the answer only says whether it fits.
-    mutating func rejection(_ m: Mover, _ i: Int32, full: Bool) -> Rejection? {
+    func rejection(_ m: Mover, _ i: Int32, full: Bool) -> Rejection? {
         // Fields are read one by one: binding the whole NodeRecord would copy (retain) all of it.
         let n = Int(i)
         guard state.nodes[n].present, i != target else { return .inMaintenance }
@@ -397,7 +398,7 @@ struct Placer {
     // MARK: Explaining
 
     /// Why no node takes the mover: every node's first failing filter, grouped by filter and detail.
-    mutating func explain(_ m: Mover) -> String {
+    func explain(_ m: Mover) -> String {
         var groups: [Rejection: [Int32]] = [:]
         var candidates = 0
         for i in 0..<Int32(state.nodes.count) where i != target && state.nodes[Int(i)].present {

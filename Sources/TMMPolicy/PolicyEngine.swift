@@ -135,8 +135,10 @@ public struct PolicyEngine: Sendable {
         let selector = CompiledSelector(lookup: config.podSelector, table: state.strings)
         var scope: [Int32] = []
         for slot in state.nodes[t].pods {
-            let p = state.pods[Int(slot)]
-            if p.isTerminal || p.daemonSetOwned || p.mirror || !selector.matches(p.labels, state.strings) {
+            let i = Int(slot)
+            if state.pods[i].isTerminal || state.pods[i].daemonSetOwned || state.pods[i].mirror
+                || !selector.matches(state.pods[i].labels, state.strings)
+            {
                 findings.podsOutOfScope += 1
             } else {
                 scope.append(slot)
@@ -163,10 +165,12 @@ public struct PolicyEngine: Sendable {
                 var expected = 0
                 var healthy = 0
                 for slot in budget.pods {
-                    let p = state.pods[Int(slot)]
-                    if p.isTerminal { continue }
+                    // Fields one by one: binding the record would retain its name and labels.
+                    let i = Int(slot)
+                    if state.pods[i].isTerminal { continue }
                     expected += 1
-                    if p.ready, p.node >= 0, p.node != target, !isDown(p.node) { healthy += 1 }
+                    let node = state.pods[i].node
+                    if state.pods[i].ready, node >= 0, node != target, !isDown(node) { healthy += 1 }
                 }
                 let required: Int
                 if let r = budget.source.required(expected: expected) {
