@@ -82,18 +82,6 @@ func which(_ tool: String) -> String? {
     return path.isEmpty ? nil : path
 }
 
-/// Polls `condition` every `interval` seconds until it holds or `timeout` seconds have passed; returns
-/// whether it held. The one way these tests wait: on a condition, with a deadline.
-@discardableResult
-func waitUntil(timeout: Double, interval: Double = 0.1, _ condition: () throws -> Bool) rethrows -> Bool {
-    let end = ContinuousClock.now + .milliseconds(Int(timeout * 1000))
-    while true {
-        if try condition() { return true }
-        if ContinuousClock.now >= end { return false }
-        usleep(UInt32(interval * 1e6))
-    }
-}
-
 /// Checks that `condition` stays true for `duration` seconds (polled): for things that must NOT happen.
 func holds(for duration: Double, interval: Double = 0.2, _ condition: () throws -> Bool) rethrows -> Bool {
     let end = ContinuousClock.now + .milliseconds(Int(duration * 1000))

@@ -44,7 +44,7 @@ final class WebhookProcess: Sendable {
     }
 
     func waitReady(timeout: Double = 30) throws {
-        let ready = waitUntil(timeout: timeout) { !isRunning || isReady() }
+        let ready = waitUntil(timeout: timeout, interval: 0.1) { !isRunning || isReady() }
         guard ready, isRunning else {
             throw HarnessError("\(podName) is not ready after \(timeout) s; its log ends:\n\(child.withLock { $0 }?.tail(30) ?? "")")
         }
@@ -125,7 +125,7 @@ final class RoundRobinForwarder: Sendable {
         child = try ChildProcess(
             name: "forwarder", arguments: [python, "-u", scriptPath, String(port)] + backends.map(String.init),
             logPath: directory + "/forwarder-\(port).log")
-        guard waitUntil(timeout: 10, { child.log.contains("listening") }) else {
+        guard waitUntil(timeout: 10, interval: 0.05, { child.log.contains("listening") }) else {
             throw HarnessError("the forwarder did not start: \(child.tail())")
         }
     }
