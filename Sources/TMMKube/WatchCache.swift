@@ -43,6 +43,8 @@ public final class WatchCache<Store: WatchCacheStore>: Sendable {
         public var watching = false
         public var lastError: String?
 
+        public init() {}
+
         /// The last sign of life: an event, a bookmark, a list, or the stream being (re)opened.
         public var lastLife: UInt64 { max(lastActivity, watchOpenedAt) }
 
