@@ -26,7 +26,6 @@ static inline int tmm_pipe2(int pipefd[2], int flags) { return pipe2(pipefd, fla
 // back to the system when they are freed instead of staying in the heap after a burst. glibc otherwise
 // raises its mmap threshold to the largest block freed so far (up to 32 MiB).
 static inline int tmm_fix_mmap_threshold(int bytes) { return mallopt(M_MMAP_THRESHOLD, bytes); }
-static inline int tmm_malloc_trim(void) { return malloc_trim(0); }
 
 /// CPU time of the calling thread, in nanoseconds.
 static inline long long tmm_thread_cpu_nanoseconds(void) {

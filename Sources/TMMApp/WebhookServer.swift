@@ -59,7 +59,8 @@ public enum WebhookServer {
 
         let readiness = Readiness()
         let app = try Application.make(options: options, readiness: readiness, metrics: metrics, logger: logger)
-        let handler = WebhookHandler(reviewer: app.reviewer, readiness: readiness, metrics: { metrics.render() })
+        let handler = WebhookHandler(
+            reviewer: app.reviewer, readiness: readiness, metrics: { metrics.render() }, requireClientCertificate: options.clientCA != nil)
         let server: HTTPServer
         do {
             server = try HTTPServer(

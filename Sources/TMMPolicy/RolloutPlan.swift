@@ -36,8 +36,8 @@ public struct RolloutPlan: Sendable {
     /// Assumptions worth telling the operator (nodes assumed back from maintenance, …).
     public var notes: [String]
 
-    /// Plans every node present in `state`.
-    public static func make(state: ClusterState, engine: PolicyEngine) -> RolloutPlan {
+    /// Plans every node present in `state`, each entering at `level`.
+    public static func make(state: ClusterState, engine: PolicyEngine, level: MaintenanceLevel = .plannedDowntime) -> RolloutPlan {
         let config = engine.config
         var base = state
         var notes: [String] = []
@@ -57,7 +57,7 @@ public struct RolloutPlan: Sendable {
         var passing: [(id: Int32, weight: Int)] = []
         for name in base.nodeNames {
             let id = base.nodeIDs[name]!
-            let solo = engine.evaluate(target: id, state: base, pending: []).verdict
+            let solo = engine.evaluate(target: id, state: base, pending: [], level: level).verdict
             if solo.allowed {
                 // Harder nodes first: tight budgets, then many pods, so they get the emptiest waves.
                 let slack = solo.findings.budgets.map { $0.healthy - $0.required }.min() ?? Int.max
@@ -85,11 +85,11 @@ public struct RolloutPlan: Sendable {
                 if members.count == config.maxNodesInMaintenance { break }
                 if let d = waveDomain, domain(id) != d { continue }
                 // The pods of the wave's earlier members must be placed again with this one's.
-                let e = engine.evaluate(target: id, state: base, pending: pending, carried: carried)
+                let e = engine.evaluate(target: id, state: base, pending: pending, carried: carried, level: level)
                 guard e.verdict.allowed else { continue }
                 members.append(id)
                 pending.insert(base.nodes[Int(id)].name)
-                carried += e.scope
+                carried += e.movers
                 if waveDomain == nil { waveDomain = domain(id) }
             }
             if members.isEmpty {

@@ -18,6 +18,8 @@ final class Connection {
     let tls: TLSStream
     let remoteAddress: String
     var state: State = .handshaking
+    /// The client presented a certificate that verified (set when the handshake completes).
+    var clientCertificateVerified = false
     /// Epoll events currently registered.
     var interest: UInt32 = 0
 

@@ -253,6 +253,7 @@ final class EventLoop: @unchecked Sendable {
         switch connection.tls.handshake() {
         case .done:
             connection.state = .reading
+            connection.clientCertificateVerified = connection.tls.peerCertificateVerified
             connection.deadline = MonotonicClock.now() &+ configuration.idleTimeout.nanoseconds
             setInterest(connection, EPOLLIN.rawValue)
             readAvailable(connection)
@@ -403,7 +404,8 @@ final class EventLoop: @unchecked Sendable {
         }
         let request = HTTPRequest(
             method: head.method, target: head.target, headers: head.headers, body: body,
-            remoteAddress: connection.remoteAddress, receivedAt: MonotonicClock.now())
+            remoteAddress: connection.remoteAddress, receivedAt: MonotonicClock.now(),
+            clientCertificateVerified: connection.clientCertificateVerified)
         connection.requestPath = request.path
         connection.requestMethod = request.method[...]
         connection.state = .processing

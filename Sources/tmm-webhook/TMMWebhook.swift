@@ -225,7 +225,7 @@ enum FileHandleStderr {
 
 /// Options shared by the offline commands.
 struct StateOptions: ParsableArguments {
-    @Option(help: "Cluster state: kubectl get nodes,pods,pdb -A -o json output, or list bodies; repeatable (env TMM_STATE, comma-separated).")
+    @Option(help: "Cluster state: kubectl get nodes,pods,pdb,pv,pvc -A -o json output, or list bodies; repeatable (env TMM_STATE, comma-separated).")
     var state: [String] = []
 
     @Option(help: "Policy YAML (defaults when omitted) (env TMM_CONFIG).")
@@ -235,7 +235,7 @@ struct StateOptions: ParsableArguments {
         let state = self.state.isEmpty ? (env("TMM_STATE")?.split(separator: ",").map(String.init) ?? []) : self.state
         let config = self.config ?? env("TMM_CONFIG")
         guard !state.isEmpty else {
-            throw WebhookServer.StartupError("--state FILE is required (e.g. kubectl get nodes,pods,pdb -A -o json > state.json)")
+            throw WebhookServer.StartupError("--state FILE is required (e.g. kubectl get nodes,pods,pdb,pv,pvc -A -o json > state.json)")
         }
         return (try loadState(state), try loadPolicy(config))
     }
@@ -243,6 +243,13 @@ struct StateOptions: ParsableArguments {
 
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
     case text, json
+}
+
+/// `--level` of check and plan.
+enum LevelArgument: String, ExpressibleByArgument, CaseIterable {
+    case plannedDowntime = "planned-downtime", drain
+
+    var level: MaintenanceLevel { self == .drain ? .drain : .plannedDowntime }
 }
 
 /// Runs `body`, turning startup errors into exit code 2 with the message on standard error.
@@ -262,6 +269,9 @@ struct Check: ParsableCommand {
     @Argument(help: "The node to check.")
     var node: String
 
+    @Option(help: "The maintenance level asked for: planned-downtime (pods with a volume local to the node wait for it) or drain (every pod must leave).")
+    var level: LevelArgument = .plannedDowntime
+
     @OptionGroup var stateOptions: StateOptions
 
     @Option(help: "text or json.")
@@ -269,7 +279,7 @@ struct Check: ParsableCommand {
 
     func run() throws {
         let (state, config) = try exitingOnError { try stateOptions.load() }
-        let report = CheckReport.make(node: node, state: state, engine: PolicyEngine(config: config))
+        let report = CheckReport.make(node: node, state: state, engine: PolicyEngine(config: config), level: level.level)
         print(output == .json ? report.json : report.text)
         if report.exitCode != 0 { throw ExitCode(report.exitCode) }
     }
@@ -310,12 +320,15 @@ struct Plan: ParsableCommand {
 
     @OptionGroup var stateOptions: StateOptions
 
+    @Option(help: "The maintenance level of every entry: planned-downtime or drain.")
+    var level: LevelArgument = .plannedDowntime
+
     @Option(help: "text or json.")
     var output: OutputFormat = .text
 
     func run() throws {
         let (state, config) = try exitingOnError { try stateOptions.load() }
-        let plan = RolloutPlan.make(state: state, engine: PolicyEngine(config: config))
+        let plan = RolloutPlan.make(state: state, engine: PolicyEngine(config: config), level: level.level)
         print(output == .json ? plan.json : plan.text)
     }
 }

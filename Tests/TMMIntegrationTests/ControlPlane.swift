@@ -55,6 +55,54 @@ final class ControlPlane: Sendable {
         try issueCertificate(name: "apiserver", commonName: "kube-apiserver")
         try openssl(["genrsa", "-out", "\(d)/sa.key", "2048"])
         try openssl(["rsa", "-in", "\(d)/sa.key", "-pubout", "-out", "\(d)/sa.pub"])
+        try makeWebhookClientCertificate()
+    }
+
+    /// The CA a webhook started with `--client-ca` trusts, and the certificate kube-apiserver presents
+    /// when it calls webhooks: the steps of docs/authenticating-the-api-server.md (an
+    /// AdmissionConfiguration whose kubeconfig names the certificate). The kubeconfig's user is `*`, so
+    /// every webhook of this test cluster gets the certificate; those without `--client-ca` ignore it.
+    var webhookClientCAPath: String { directory + "/webhook-client-ca.crt" }
+    var admissionConfigPath: String { directory + "/admission.yaml" }
+
+    private func makeWebhookClientCertificate() throws {
+        let d = directory
+        try openssl([
+            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
+            "-keyout", "\(d)/webhook-client-ca.key", "-out", webhookClientCAPath, "-subj", "/CN=tmm-webhook client CA",
+        ])
+        try write("extendedKeyUsage=clientAuth\nkeyUsage=digitalSignature\n", to: "\(d)/apiserver-webhook-client.ext")
+        try openssl([
+            "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "\(d)/apiserver-webhook-client.key",
+            "-out", "\(d)/apiserver-webhook-client.csr", "-subj", "/CN=kube-apiserver",
+        ])
+        try openssl([
+            "x509", "-req", "-in", "\(d)/apiserver-webhook-client.csr", "-CA", webhookClientCAPath, "-CAkey", "\(d)/webhook-client-ca.key",
+            "-CAcreateserial", "-days", "2", "-out", "\(d)/apiserver-webhook-client.crt", "-extfile", "\(d)/apiserver-webhook-client.ext",
+        ])
+        try write(
+            """
+            apiVersion: v1
+            kind: Config
+            users:
+              - name: "*"
+                user:
+                  client-certificate: \(d)/apiserver-webhook-client.crt
+                  client-key: \(d)/apiserver-webhook-client.key
+
+            """, to: "\(d)/webhook-client.kubeconfig")
+        try write(
+            """
+            apiVersion: apiserver.config.k8s.io/v1
+            kind: AdmissionConfiguration
+            plugins:
+              - name: ValidatingAdmissionWebhook
+                configuration:
+                  apiVersion: apiserver.config.k8s.io/v1
+                  kind: WebhookAdmissionConfiguration
+                  kubeConfigFile: \(d)/webhook-client.kubeconfig
+
+            """, to: admissionConfigPath)
     }
 
     /// A serving certificate for 127.0.0.1 and localhost, signed by the test CA; returns (cert, key).
@@ -129,6 +177,7 @@ final class ControlPlane: Sendable {
                 "--service-account-signing-key-file=\(d)/sa.key", "--authorization-mode=RBAC",
                 "--service-cluster-ip-range=10.96.0.0/24", "--disable-admission-plugins=ServiceAccount",
                 "--enable-priority-and-fairness=false", "--enable-aggregator-routing=true", "--cert-dir=\(d)/certs",
+                "--admission-control-config-file=\(admissionConfigPath)",
             ],
             logPath: "\(d)/kube-apiserver-\(n).log")
         apiserver.withLock { $0 = process }

@@ -356,4 +356,27 @@ struct RealAPIServerTests {
         if admittedAfter != nil { #expect(try h.exit("w1").succeeded) }
         try expectAnnotationsGone()
     }
+
+    // Authenticating the API server (docs/authenticating-the-api-server.md): kube-apiserver presents the
+    // client certificate its AdmissionConfiguration names; a webhook started with --client-ca decides
+    // its calls and refuses a caller without the certificate.
+    @Test func withClientCAOnlyTheAPIServerGetsDecisions() throws {
+        let strict = try WebhookProcess(
+            podName: "tmm-webhook-mtls", plane: h.plane, executable: h.executable, extraArguments: ["--client-ca", h.plane.webhookClientCAPath])
+        try strict.start()
+        defer { strict.stop(signal: SIGKILL) }
+        try strict.waitReady()  // the probe presents no certificate and is answered
+        let before = strict.logLines().count
+        try h.register(port: strict.port, seen: { strict.logLines().dropFirst(before).contains { $0["msg"] as? String == "decision" } })
+        defer { try? h.register(port: h.webhook.port) }
+
+        let refused = try h.enter("q1")
+        #expect(denied(refused, "TooManyExistingFailures"), "the API server's call was decided: \(refused)")
+        let review = try jsonText(try h.forgedReview(node: "q1", entering: true))
+        let anonymous = try execute([
+            "curl", "-sS", "-w", "\n%{http_code}", "--cacert", h.plane.caPath, "-H", "Content-Type: application/json",
+            "--data-binary", review, "\(strict.url)/validate?timeout=5s",
+        ])
+        #expect(anonymous.stdout.hasSuffix("\n403"), "a caller without the certificate: \(anonymous)")
+    }
 }

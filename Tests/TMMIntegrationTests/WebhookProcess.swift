@@ -11,7 +11,7 @@ final class WebhookProcess: Sendable {
     private let caPath: String
     private let child = Mutex<ChildProcess?>(nil)
 
-    init(podName: String, plane: ControlPlane, executable: String) throws {
+    init(podName: String, plane: ControlPlane, executable: String, extraArguments: [String] = []) throws {
         self.podName = podName
         port = try freePort()
         let (cert, key) = try plane.issueCertificate(name: podName, commonName: "tmm-webhook")
@@ -21,7 +21,7 @@ final class WebhookProcess: Sendable {
             executable, "serve", "--kubeconfig", plane.webhookKubeconfig, "--listen", "127.0.0.1:\(port)",
             "--tls-cert", cert, "--tls-key", key, "--namespace", "tmm-system", "--pod-name", podName,
             "--log-format", "json", "--log-level", "info",
-        ]
+        ] + extraArguments
     }
 
     var url: String { "https://127.0.0.1:\(port)" }

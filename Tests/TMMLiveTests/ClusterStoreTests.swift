@@ -81,4 +81,28 @@ import TMMPolicy
         #expect(entries["n1"] == EntryLedger.Entry(expires: 1_700_000_000_000, resourceVersion: 42))
         #expect(entries["n2"] == EntryLedger.Entry(expires: 1_700_000_000_000, resourceVersion: .max), "the earlier format: pending until the taint shows or it expires")
     }
+
+    @Test func volumesAndClaimsAreListedWatchedAndRemoved() throws {
+        var store = Self.store()
+        let pv: JSON = [
+            "kind": "PersistentVolume", "apiVersion": "v1", "metadata": ["name": "local-n1", "resourceVersion": "5"],
+            "spec": ["nodeAffinity": ["required": ["nodeSelectorTerms": [["matchExpressions": [["key": "kubernetes.io/hostname", "operator": "In", "values": ["n1"]]]]]]]],
+        ]
+        let pvc: JSON = [
+            "kind": "PersistentVolumeClaim", "apiVersion": "v1", "metadata": ["name": "data-db-0", "namespace": "store", "resourceVersion": "6"],
+            "spec": ["volumeName": "local-n1"],
+        ]
+        store.beginList(.persistentvolumes)
+        try store.mergeListPage(.persistentvolumes, page: Array(JSON.object(["kind": "PersistentVolumeList", "items": [pv]]).serialized.utf8))
+        #expect(store.endList(.persistentvolumes) == (objects: 1, removed: 0))
+        try store.apply(.persistentvolumeclaims, event: KubeWatchEvent(type: .added, object: pvc))
+        #expect(store.cluster.persistentVolumeClaim(namespace: "store", name: "data-db-0")?.volumeName == "local-n1")
+        #expect(store.cluster.persistentVolume(named: "local-n1") != nil)
+        try store.apply(.persistentvolumeclaims, event: KubeWatchEvent(type: .deleted, object: pvc))
+        #expect(store.cluster.persistentVolumeClaim(namespace: "store", name: "data-db-0") == nil)
+        store.beginList(.persistentvolumes)
+        try store.mergeListPage(.persistentvolumes, page: Array(JSON.object(["kind": "PersistentVolumeList", "items": []]).serialized.utf8))
+        #expect(store.endList(.persistentvolumes) == (objects: 0, removed: 1))
+        #expect(store.cluster.persistentVolume(named: "local-n1") == nil)
+    }
 }

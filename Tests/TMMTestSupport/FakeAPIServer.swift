@@ -38,7 +38,7 @@ public final class FakeAPIServer: Sendable {
     public init(token: String? = "good-token", clientCertificates: Bool = false) throws {
         signal(SIGPIPE, SIG_IGN)
         certificates = try TestCertificates()
-        api = API(validToken: token)
+        api = API(validToken: token, requireClientCertificate: clientCertificates)
         var configuration = HTTPServerConfiguration(host: "127.0.0.1", port: 0)
         configuration.eventLoopCount = 2
         configuration.shutdownGracePeriod = .milliseconds(200)
@@ -100,7 +100,14 @@ public final class FakeAPIServer: Sendable {
 
         let state: Mutex<State>
 
-        public init(validToken: String?) { state = Mutex(State(validToken: validToken)) }
+        /// Like kube-apiserver with `--client-ca-file` and no token for the caller: a request without a
+        /// verified client certificate is unauthenticated (401).
+        let requireClientCertificate: Bool
+
+        public init(validToken: String?, requireClientCertificate: Bool = false) {
+            state = Mutex(State(validToken: validToken))
+            self.requireClientCertificate = requireClientCertificate
+        }
 
         // MARK: Test controls
 
@@ -162,7 +169,11 @@ public final class FakeAPIServer: Sendable {
 
         private func answer(_ request: HTTPRequest, _ responder: HTTPResponder) {
             let (valid, gzip) = state.withLock { ($0.validToken, $0.gzip) }
-            if let valid, request.header("Authorization") != "Bearer \(valid)" {
+            // Authenticated by a verified client certificate (when asked for one) or by the valid token.
+            let authenticated =
+                requireClientCertificate && request.clientCertificateVerified
+                || valid.map { request.header("Authorization") == "Bearer \($0)" } ?? !requireClientCertificate
+            if !authenticated {
                 responder.respond(.json(401, Array(try! fixtureData("status-401.json"))))
                 return
             }
@@ -212,7 +223,7 @@ public final class FakeAPIServer: Sendable {
             }
             if let object { return .json(200, Array(object.serialized.utf8)) }
             // A collection with no members is an empty list, as on the real server; anything else is 404.
-            let collections: Set<String> = ["pods", "nodes", "poddisruptionbudgets", "leases", "events"]
+            let collections: Set<String> = ["pods", "nodes", "poddisruptionbudgets", "persistentvolumes", "persistentvolumeclaims", "leases", "events"]
             guard !members.isEmpty || collections.contains(String(path.split(separator: "/").last ?? "")) else {
                 return .json(404, Self.notFound(path))
             }

@@ -1,14 +1,15 @@
 public import TMMKube
 public import TMMPolicy
 
-/// What live mode's watch cache keeps: the policy's `ClusterState`, each node's resourceVersion, and
+/// What live mode's watch cache keeps (nodes, pods, budgets, and the PersistentVolumes and claims that pin
+/// pods to nodes): the policy's `ClusterState`, each node's resourceVersion, and
 /// which nodes the watch shows in maintenance, with the changes of that set not yet handed on.
 ///
 /// Each LIST page and watch event is decoded once, straight from the API server's bytes.
 public struct ClusterStore: WatchCacheStore {
     /// The collections live mode watches.
     public enum Resource: String, WatchedResource {
-        case nodes, pods, poddisruptionbudgets
+        case nodes, pods, poddisruptionbudgets, persistentvolumes, persistentvolumeclaims
 
         public var name: String { rawValue }
 
@@ -17,6 +18,8 @@ public struct ClusterStore: WatchCacheStore {
             case .nodes: "/api/v1/nodes"
             case .pods: "/api/v1/pods"
             case .poddisruptionbudgets: "/apis/policy/v1/poddisruptionbudgets"
+            case .persistentvolumes: "/api/v1/persistentvolumes"
+            case .persistentvolumeclaims: "/api/v1/persistentvolumeclaims"
             }
         }
     }
@@ -91,6 +94,18 @@ public struct ClusterStore: WatchCacheStore {
                 cluster.remove(namespace: ref.namespace, budget: ref.name)
                 removed += 1
             }
+        case .persistentvolumes:
+            objects = listing.persistentVolumes.count
+            for name in cluster.persistentVolumeNames where !listing.persistentVolumes.contains(name) {
+                cluster.remove(persistentVolume: name)
+                removed += 1
+            }
+        case .persistentvolumeclaims:
+            objects = listing.persistentVolumeClaims.count
+            for ref in cluster.persistentVolumeClaimRefs where !listing.persistentVolumeClaims.contains(ref) {
+                cluster.remove(namespace: ref.namespace, persistentVolumeClaim: ref.name)
+                removed += 1
+            }
         }
         return (objects, removed)
     }
@@ -104,6 +119,8 @@ public struct ClusterStore: WatchCacheStore {
                 noteMaintenance(ofNode: event.name, reportChange: true)
             case .pods: cluster.remove(namespace: event.namespace, pod: event.name)
             case .poddisruptionbudgets: cluster.remove(namespace: event.namespace, budget: event.name)
+            case .persistentvolumes: cluster.remove(persistentVolume: event.name)
+            case .persistentvolumeclaims: cluster.remove(namespace: event.namespace, persistentVolumeClaim: event.name)
             }
             return
         }
