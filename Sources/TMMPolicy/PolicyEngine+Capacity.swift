@@ -30,7 +30,8 @@ final class Placer {
     /// Profile-on-node answers, computed once per decision: bit 0 computed, bit 1 taints tolerated,
     /// bit 2 nodeSelector and node affinity matched.
     var fit: [Int64: UInt8] = [:]
-    /// Eligible domain counts per (profile, topology key, honor taints), for spread constraints.
+    /// Eligible domain counts per (profile, topology key, node affinity and taint policies), for spread
+    /// constraints.
     var domainCounts: [Int64: Int] = [:]
     /// What this decision placed so far.
     var placedResources: [Int32: Resources] = [:]
@@ -321,7 +322,9 @@ final class Placer {
         let p = state.profiles[Int(profile)]
         let unrestricted = (!c.source.honorNodeAffinity || !p.restrictsNodes) && !c.source.honorTaints
         if unrestricted { return byValue.count }
-        let key = Int64(profile) << 33 | Int64(c.topologyKey) << 1 | (c.source.honorTaints ? 1 : 0)
+        let key =
+            Int64(profile) << 34 | Int64(c.topologyKey) << 2 | (c.source.honorNodeAffinity ? 2 : 0)
+            | (c.source.honorTaints ? 1 : 0)
         if let known = domainCounts[key] { return known }
         var count = 0
         for (_, ids) in byValue where ids.contains(where: { eligible($0, profile, c.source) }) { count += 1 }

@@ -138,4 +138,22 @@ private let rows: [FilterRow] = [
         if let placed = row.placed { #expect(v.findings.placements.first?.node == placed, "\(v.findings.placements)") }
         for text in row.contains { #expect(v.message.contains(text), "\(v.message)") }
     }
+
+    /// Anti-affinity terms reach other namespaces by `namespaces` or `namespaceSelector` (matched on
+    /// `kubernetes.io/metadata.name`; `{}` is every namespace).
+    @Test(arguments: [
+        (PodAffinityTerm(labelSelector: LabelSelector(matchLabels: ["app": "y"]), topologyKey: "kubernetes.io/hostname"), true),
+        (PodAffinityTerm(labelSelector: LabelSelector(matchLabels: ["app": "y"]), namespaces: ["a"], topologyKey: "kubernetes.io/hostname"), false),
+        (PodAffinityTerm(labelSelector: LabelSelector(matchLabels: ["app": "y"]), namespaceSelector: .everything, topologyKey: "kubernetes.io/hostname"), false),
+        (PodAffinityTerm(labelSelector: LabelSelector(matchLabels: ["app": "y"]), namespaceSelector: LabelSelector(matchLabels: ["kubernetes.io/metadata.name": "a"]), topologyKey: "kubernetes.io/hostname"), false),
+        (PodAffinityTerm(labelSelector: LabelSelector(matchLabels: ["app": "y"]), namespaceSelector: LabelSelector(matchLabels: ["team": "a"]), topologyKey: "kubernetes.io/hostname"), true),
+        (PodAffinityTerm(labelSelector: nil, namespaceSelector: .everything, topologyKey: "kubernetes.io/hostname"), true),
+    ])
+    func antiAffinityAcrossNamespaces(term: PodAffinityTerm, allowed: Bool) {
+        var state = Scenario.state("node n1; node n2; pod a/y n1 app=y")
+        state.upsert(pod: Pod(namespace: "b", name: "z", nodeName: "n2", podAntiAffinity: [term]))
+        let v = PolicyEngine().decide(DecisionInput(node: "n1", transition: .enter(.plannedDowntime), state: .known(state)))
+        #expect(v.allowed == allowed, "\(v.message)")
+        if !allowed { #expect(v.message.contains("a/y: required anti-affinity of b/z on n2")) }
+    }
 }
