@@ -43,6 +43,30 @@ struct RealAPIServerTests {
         #expect(gone, "annotations left: \(left)", sourceLocation: sourceLocation)
     }
 
+    /// Enters `node` until it is admitted (20 s at most from `start`), accepting only refusals that
+    /// `expected` allows (anything else is recorded as an issue). Returns when it was admitted and when the
+    /// last refused attempt was *sent* (seconds since `start`: kubectl's own time is not counted), and the
+    /// refusals' messages.
+    func enterUntilAdmitted(
+        _ node: String, since start: ContinuousClock.Instant, pause: Double = 0.1, expected: (CommandResult) -> Bool
+    ) throws -> (admitted: Double?, lastRefused: Double?, refusals: [String]) {
+        var lastRefused: Double?
+        var refusals: [String] = []
+        while seconds(since: start) < 20 {
+            let sent = seconds(since: start)
+            let entry = try h.enter(node)
+            if entry.succeeded { return (seconds(since: start), lastRefused, refusals) }
+            lastRefused = sent
+            refusals.append(entry.stderr.trimmingCharacters(in: .whitespacesAndNewlines))
+            guard expected(entry) else {
+                Issue.record("an unexpected answer: \(entry)")
+                break
+            }
+            usleep(UInt32(pause * 1_000_000))
+        }
+        return (nil, lastRefused, refusals)
+    }
+
     // a. The allow path: labels and cordons never reach the webhook (matchConditions), even when it is down.
     @Test func labelsAndCordonsAreAllowedWithoutTheWebhook() throws {
         let before = h.webhook.logLines().count
@@ -250,23 +274,8 @@ struct RealAPIServerTests {
         let ready = ContinuousClock.now
         // Entries until one is admitted. What is checked is when the attempts started, not how long
         // kubectl took: no attempt that began 5 s or more after /readyz may be refused.
-        var recovered: Double?
-        var lastRefused: Double?
-        var answers: [String] = []
-        while seconds(since: ready) < 20 {
-            let started = seconds(since: ready)
-            let entry = try h.enter("w1")
-            if entry.succeeded {
-                recovered = seconds(since: ready)
-                break
-            }
-            lastRefused = started
-            answers.append(entry.stderr.trimmingCharacters(in: .whitespacesAndNewlines))
-            guard denied(entry, "GenericFailure") || entry.output.contains("failed calling webhook") else {
-                Issue.record("a wrong answer after the restart: \(entry)")
-                break
-            }
-            usleep(100_000)
+        let (recovered, lastRefused, answers) = try enterUntilAdmitted("w1", since: ready) { entry in
+            denied(entry, "GenericFailure") || entry.output.contains("failed calling webhook")
         }
         print("API server restart: \(posted) entries refused with GenericFailure during a \(Int(outage)) s outage; after /readyz \(answers.count) refused (the last sent at \(lastRefused.map { String(format: "%.2f s", $0) } ?? "-")), w1 admitted at \(recovered.map { String(format: "%.2f s", $0) } ?? "never")")
         #expect(recovered != nil, "never admitted within 20 s of /readyz: \(answers.suffix(3))")
@@ -333,22 +342,7 @@ struct RealAPIServerTests {
         #expect(forged["allowed"] as? Bool == true, "\(forged)")
         // Real entries of w1 until one is admitted: none sent after the forged request's deadline (2 s)
         // plus 5 s (and half a second for its transit) may be refused.
-        var admittedAfter: Double?
-        var lastRefused: Double?
-        while seconds(since: answered) < 20 {
-            let started = seconds(since: answered)
-            let entry = try h.enter("w1")
-            if entry.succeeded {
-                admittedAfter = seconds(since: answered)
-                break
-            }
-            lastRefused = started
-            guard denied(entry, "TooManyExistingFailures") else {
-                Issue.record("unexpected answer: \(entry)")
-                break
-            }
-            usleep(250_000)
-        }
+        let (admittedAfter, lastRefused, _) = try enterUntilAdmitted("w1", since: answered, pause: 0.25) { denied($0, "TooManyExistingFailures") }
         print("forged entry: real entries of w1 refused until \(lastRefused.map { String(format: "%.2f s", $0) } ?? "-"), admitted at \(admittedAfter.map { String(format: "%.2f s", $0) } ?? "never") after the forged answer")
         #expect(admittedAfter != nil, "the forged entry held the slot for over 20 s")
         #expect((lastRefused ?? 0) < 2 + 5 + 0.5, "an entry sent \(lastRefused ?? 0) s after the forged answer was refused")
