@@ -119,7 +119,9 @@ final class EntryPipeline<Backend: EntryBackend>: EntryDecider {
             }
         }
         if outcome.annotate, let reason = verdict.reason {
+            let annotateStarted = MonotonicClock.now()
             let result = backend.annotate(verdict.relatedPods, key: config.annotationKey, value: reason.rawValue, deadline: entry.deadline)
+            let annotateMs = Double(MonotonicClock.now() &- annotateStarted) / 1e6
             metrics?.annotationPatched(outcome: "applied", count: result.patched)
             metrics?.annotationPatched(outcome: "gone", count: result.gone)
             metrics?.annotationPatched(outcome: "failed", count: result.failed)
@@ -129,6 +131,7 @@ final class EntryPipeline<Backend: EntryBackend>: EntryDecider {
                     "node": "\(request.name)", "annotation": "\(config.annotationKey)=\(reason.rawValue)",
                     "pods": "\(verdict.relatedPods.prefix(20).map(\.description).joined(separator: ","))",
                     "patched": "\(result.patched)", "gone": "\(result.gone)", "failed": "\(result.failed)",
+                    "ms": "\(annotateMs)",
                 ])
             if result.failed > 0, !outcome.decision.allowed {
                 outcome.decision.message = (outcome.decision.message ?? "") + " (\(result.failed) of \(result.total) pods could not be annotated)"
