@@ -75,7 +75,8 @@ public struct AdmissionReviewer: Sendable {
                 decider.exited(request, deadline: deadline) { completion((200, answer)) }
             }
         case .enter, .escalate:
-            let name = transition == .escalate ? "escalate" : "enter"
+            let name = transition.name
+            let level = transition.level?.taintDescription ?? ""
             let logger = self.logger
             let onDecision = self.onDecision
             decider.decide(EntryRequest(request: request, transition: transition, deadline: deadline)) { decision in
@@ -83,7 +84,7 @@ public struct AdmissionReviewer: Sendable {
                 logger.info(
                     "decision",
                     metadata: [
-                        "uid": "\(request.uid)", "node": "\(request.name)", "transition": "\(name)",
+                        "uid": "\(request.uid)", "node": "\(request.name)", "transition": "\(name)", "level": "\(level)",
                         "decision": "\(decision.allowed ? "allow" : "deny")", "reason": "\(decision.allowed ? "" : reason)",
                         "dryRun": "\(request.dryRun)",
                         "durationMs": "\(Double(MonotonicNow.read() &- now) / 1e6)",
