@@ -12,7 +12,8 @@ public struct MaintenanceStatus: Sendable {
         public var level: MaintenanceLevel
         /// The maintenance taints, as `kubectl taint` writes them.
         public var taints: [String]
-        /// The taint's `timeAdded` (RFC 3339), when the API server recorded it (it does for `NoExecute`).
+        /// The earliest maintenance taint's `timeAdded` (RFC 3339), when its writer set one (`kubectl taint`
+        /// and kube-apiserver do not; the node controller does for its own taints).
         public var since: String?
     }
 
