@@ -45,12 +45,16 @@ public struct AdmissionRequest: Sendable {
             guard try scanner.peekKind() == .object else {
                 throw JSONError(.type, at: 0, "the body is not a JSON object")
             }
+            var seen = SeenFields()
             try scanner.readObject { (s, key) throws(JSONError) in
                 if key.equals("apiVersion") {
+                    try seen.mark(0, "apiVersion", at: s.offset)
                     apiVersion = try s.readOptionalString()
                 } else if key.equals("kind") {
+                    try seen.mark(1, "kind", at: s.offset)
                     kind = try s.readOptionalString()
                 } else if key.equals("request") {
+                    try seen.mark(2, "request", at: s.offset)
                     if try s.peekKind() == .null {
                         try s.readNull()
                     } else {
@@ -78,50 +82,81 @@ public struct AdmissionRequest: Sendable {
 
     private static func readRequest(_ s: inout JSONScanner) throws(JSONError) -> AdmissionRequest {
         var r = AdmissionRequest(apiVersion: "", uid: "")
+        var seen = SeenFields()
         try s.readObject { (s, key) throws(JSONError) in
             if key.equals("uid") {
+                try seen.mark(0, "request.uid", at: s.offset)
                 r.uid = try s.readOptionalString() ?? ""
             } else if key.equals("kind") {
+                try seen.mark(1, "request.kind", at: s.offset)
+                var inner = SeenFields()
                 try s.readObject { (s, key) throws(JSONError) in
-                    if key.equals("group") { r.kindGroup = try s.readOptionalString() ?? "" }
-                    else if key.equals("kind") { r.kind = try s.readOptionalString() ?? "" }
+                    if key.equals("group") {
+                        try inner.mark(0, "request.kind.group", at: s.offset)
+                        r.kindGroup = try s.readOptionalString() ?? ""
+                    } else if key.equals("kind") {
+                        try inner.mark(1, "request.kind.kind", at: s.offset)
+                        r.kind = try s.readOptionalString() ?? ""
+                    }
                 }
             } else if key.equals("resource") {
+                try seen.mark(2, "request.resource", at: s.offset)
+                var inner = SeenFields()
                 try s.readObject { (s, key) throws(JSONError) in
-                    if key.equals("resource") { r.resource = try s.readOptionalString() ?? "" }
+                    if key.equals("resource") {
+                        try inner.mark(0, "request.resource.resource", at: s.offset)
+                        r.resource = try s.readOptionalString() ?? ""
+                    }
                 }
             } else if key.equals("subResource") {
+                try seen.mark(3, "request.subResource", at: s.offset)
                 r.subResource = try s.readOptionalString() ?? ""
             } else if key.equals("operation") {
+                try seen.mark(4, "request.operation", at: s.offset)
                 r.operation = try s.readOptionalString() ?? ""
             } else if key.equals("name") {
+                try seen.mark(5, "request.name", at: s.offset)
                 r.name = try s.readOptionalString() ?? ""
             } else if key.equals("dryRun") {
+                try seen.mark(6, "request.dryRun", at: s.offset)
                 if try s.peekKind() == .null { try s.readNull() } else { r.dryRun = try s.readBool() }
             } else if key.equals("userInfo") {
+                try seen.mark(7, "request.userInfo", at: s.offset)
+                var inner = SeenFields()
                 try s.readObject { (s, key) throws(JSONError) in
-                    if key.equals("username") { r.userName = try s.readOptionalString() ?? "" }
+                    if key.equals("username") {
+                        try inner.mark(0, "request.userInfo.username", at: s.offset)
+                        r.userName = try s.readOptionalString() ?? ""
+                    }
                 }
             } else if key.equals("object") {
-                r.newTaints = try readTaints(&s)
+                try seen.mark(8, "request.object", at: s.offset)
+                r.newTaints = try readTaints(&s, "request.object")
             } else if key.equals("oldObject") {
-                r.oldTaints = try readTaints(&s)
+                try seen.mark(9, "request.oldObject", at: s.offset)
+                r.oldTaints = try readTaints(&s, "request.oldObject")
             }
         }
         return r
     }
 
     /// `spec.taints` of an object (or none when the object is null or has none).
-    private static func readTaints(_ s: inout JSONScanner) throws(JSONError) -> [Taint] {
+    private static func readTaints(_ s: inout JSONScanner, _ path: StaticString) throws(JSONError) -> [Taint] {
         guard try s.peekKind() == .object else {
             try s.skipValue()
             return []
         }
         var taints: [Taint] = []
+        var seenSpec = SeenFields()
         try s.readObject { (s, key) throws(JSONError) in
-            guard key.equals("spec"), try s.peekKind() == .object else { return }
+            guard key.equals("spec") else { return }
+            try seenSpec.mark(0, "\(path).spec", at: s.offset)
+            guard try s.peekKind() == .object else { return }
+            var seenTaints = SeenFields()
             try s.readObject { (s, key) throws(JSONError) in
-                guard key.equals("taints"), try s.peekKind() == .array else { return }
+                guard key.equals("taints") else { return }
+                try seenTaints.mark(0, "\(path).spec.taints", at: s.offset)
+                guard try s.peekKind() == .array else { return }
                 try s.readArray { (s) throws(JSONError) in
                     guard try s.peekKind() == .object else { return }
                     taints.append(try Taint.read(&s))
@@ -129,5 +164,18 @@ public struct AdmissionRequest: Sendable {
             }
         }
         return taints
+    }
+}
+
+/// The members of one object the reader has met, to refuse a second copy of one: JSON parsers disagree on
+/// duplicate keys (Go's keeps the last, others the first or refuse), so a document whose meaning depends
+/// on the parser is refused rather than read one way here and another in the API server or an audit log.
+private struct SeenFields {
+    private var bits: UInt32 = 0
+
+    mutating func mark(_ field: Int, _ name: @autoclosure () -> String, at offset: Int) throws(JSONError) {
+        let bit: UInt32 = 1 << UInt32(field)
+        if bits & bit != 0 { throw JSONError(.syntax, at: offset, "duplicate member '\(name())'") }
+        bits |= bit
     }
 }

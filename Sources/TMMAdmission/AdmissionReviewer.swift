@@ -68,28 +68,25 @@ public struct AdmissionReviewer: Sendable {
             logger.info(
                 "decision", metadata: ["uid": "\(request.uid)", "node": "\(request.name)", "transition": "exit", "decision": "allow", "dryRun": "\(request.dryRun)"])
             onDecision("exit", true, "")
-            let answer = AdmissionResponse.encode(apiVersion: request.apiVersion, uid: request.uid, decision: .allow)
-            if request.dryRun {
-                completion((200, answer))
-            } else {
-                decider.exited(request, deadline: deadline) { completion((200, answer)) }
-            }
+            // Answered at once; the exit itself changes nothing here (see `EntryDecider.exitAnswered`).
+            completion((200, AdmissionResponse.encode(apiVersion: request.apiVersion, uid: request.uid, decision: .allow)))
+            if !request.dryRun { decider.exitAnswered(request) }
         case .enter, .escalate:
             let name = transition.name
             let level = transition.level?.taintDescription ?? ""
             let logger = self.logger
             let onDecision = self.onDecision
             decider.decide(EntryRequest(request: request, transition: transition, deadline: deadline)) { decision in
-                let reason = decision.message.map { String($0.prefix { $0 != ":" }) } ?? ""
+                let reason = decision.reason?.rawValue ?? ""
                 logger.info(
                     "decision",
                     metadata: [
                         "uid": "\(request.uid)", "node": "\(request.name)", "transition": "\(name)", "level": "\(level)",
-                        "decision": "\(decision.allowed ? "allow" : "deny")", "reason": "\(decision.allowed ? "" : reason)",
+                        "decision": "\(decision.allowed ? "allow" : "deny")", "reason": "\(reason)",
                         "dryRun": "\(request.dryRun)",
                         "durationMs": "\(Double(MonotonicNow.read() &- now) / 1e6)",
                     ])
-                onDecision(name, decision.allowed, decision.allowed ? "" : reason)
+                onDecision(name, decision.allowed, reason)
                 completion((200, AdmissionResponse.encode(apiVersion: request.apiVersion, uid: request.uid, decision: decision)))
             }
         }

@@ -18,13 +18,12 @@ public struct EntryRequest: Sendable {
 /// from any thread.
 public protocol EntryDecider: Sendable {
     func decide(_ entry: EntryRequest, completion: @escaping @Sendable (AdmissionDecision) -> Void)
-    /// Called for exits (always allowed) before they are answered, to clear the node's failure
-    /// annotations; calls `completion` when done, from any thread.
-    func exited(_ request: AdmissionRequest, deadline: UInt64, completion: @escaping @Sendable () -> Void)
+    /// An exit was allowed (it is answered at once, without waiting for this). Live mode ignores it:
+    /// side effects follow what the cluster did, as the watch shows it, never what a request claims.
+    /// With a snapshot (`serve --state`) there is no cluster to observe, so requests are the only source.
+    func exitAnswered(_ request: AdmissionRequest)
 }
 
 extension EntryDecider {
-    public func exited(_ request: AdmissionRequest, deadline: UInt64, completion: @escaping @Sendable () -> Void) {
-        completion()
-    }
+    public func exitAnswered(_ request: AdmissionRequest) {}
 }

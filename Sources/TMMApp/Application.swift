@@ -13,7 +13,7 @@ struct Application {
     /// Watches the policy file, when one was given.
     var policyReloader: PolicyReloader?
     /// Live mode: the watch cache and the reconciler, started with the server.
-    var cache: ClusterCache?
+    var cache: WatchCache<ClusterStore>?
     var reconciler: PeriodicTask?
 
     func start(readiness: Readiness) {
@@ -54,43 +54,40 @@ struct Application {
             } catch {
                 throw WebhookServer.StartupError("cannot set up the Kubernetes client: \(error)")
             }
-            let cache = ClusterCache(
-                client: client,
-                keptAnnotationKeys: ClusterState.defaultKeptAnnotationKeys.union([config.annotationKey, PodAnnotator.writtenAtKey]),
-                logger: logger
-            ) { resource, status in
-                metrics.cacheActivity(resource: resource.rawValue, synced: status.synced, lastActivity: status.lastActivity)
-            }
-            var settings = LiveEntryDecider.Settings()
+            var settings = LiveBackend.Settings()
             settings.namespace = options.namespace ?? kube.namespace ?? "tmm-system"
             settings.podName = options.podName ?? hostName()
-            settings.pendingTTL = options.pendingTTL
             settings.freshnessWait = options.freshnessWait
-            settings.annotationGrace = options.annotationGrace
-            let decider = LiveEntryDecider(cache: cache, config: config, settings: settings, logger: logger, metrics: metrics)
+            let backend = LiveBackend(client: client, config: config, settings: settings, logger: logger) { resource, status in
+                metrics.cacheActivity(resource: resource.name, status: status)
+            }
+            let decider = EntryPipeline(backend: backend, config: config, logger: logger, metrics: metrics)
             let reviewer = AdmissionReviewer(
                 taintKeysProvider: { decider.config.taintKeys }, decider: decider, logger: logger, onDecision: onDecision)
-            let reconciler = PeriodicTask(name: "tmm-reconcile", interval: .seconds(60)) { decider.reconcile() }
+            let grace = options.annotationGrace
+            let reconciler = PeriodicTask(name: "tmm-reconcile", interval: .seconds(60)) { decider.reconcile(grace: grace) }
             return Application(
                 reviewer: reviewer, readyAtStart: false,
                 stateDescription: "live: \(kube.source) \(kube.host):\(kube.port), namespace \(settings.namespace)",
-                policyReloader: reloaderFor({ decider.policyRejected($0, configMap: options.policyConfigMap) }) {
+                policyReloader: reloaderFor({ backend.policyRejected($0, configMap: options.policyConfigMap) }) {
                     decider.update(config: $0)
                 },
-                cache: cache, reconciler: reconciler)
+                cache: backend.cache, reconciler: reconciler)
         }
-        let decider: SnapshotEntryDecider
+        let state: ClusterState?
         let description: String
+        let reason = "no cluster state is configured (start with --state FILE, --kubeconfig FILE, or in a cluster)"
         if options.statePaths.isEmpty {
-            let reason = "no cluster state is configured (start with --state FILE, --kubeconfig FILE, or in a cluster)"
-            decider = SnapshotEntryDecider(config: config, state: nil, unknownReason: reason, logger: logger, metrics: metrics)
+            state = nil
             description = "none: entries are decided as unknown state (\(config.failClosed ? "denied, GenericFailure" : "allowed, failClosed: false"))"
             logger.warning("\(reason); entries will be \(config.failClosed ? "denied with GenericFailure" : "allowed")")
         } else {
-            let state = try loadState(options.statePaths)
-            decider = SnapshotEntryDecider(config: config, state: state, unknownReason: "", logger: logger, metrics: metrics)
-            description = "snapshot \(options.statePaths.joined(separator: ",")) (\(state.nodeCount) nodes, \(state.podCount) pods, \(state.budgetCount) budgets)"
+            let loaded = try loadState(options.statePaths)
+            state = loaded
+            description = "snapshot \(options.statePaths.joined(separator: ",")) (\(loaded.nodeCount) nodes, \(loaded.podCount) pods, \(loaded.budgetCount) budgets)"
         }
+        let backend = MemoryBackend(state: state, unknownReason: reason, taintKeys: config.taintKeys, logger: logger)
+        let decider = EntryPipeline(backend: backend, config: config, logger: logger, metrics: metrics)
         let reviewer = AdmissionReviewer(
             taintKeysProvider: { decider.config.taintKeys }, decider: decider, logger: logger, onDecision: onDecision)
         return Application(

@@ -21,8 +21,13 @@ public struct LiveCluster: Sendable {
     public static let policyConfigMap = "tmm-webhook-policy"
     public static let policyFile = "policy.yaml"
 
-    /// The collections a state is built from, in order (nodes first, so pods find their node).
-    public static let stateCollections = ["/api/v1/nodes", "/api/v1/pods", "/apis/policy/v1/poddisruptionbudgets"]
+    /// The collections a state is built from, in order (nodes first, so pods find their node), the
+    /// same the webhook's cache watches: PersistentVolumes and claims give the volume filter its node
+    /// affinity.
+    public static let stateCollections = [
+        "/api/v1/nodes", "/api/v1/pods", "/apis/policy/v1/poddisruptionbudgets", "/api/v1/persistentvolumes",
+        "/api/v1/persistentvolumeclaims",
+    ]
 
     /// Resolves the configuration as kubectl does: `kubeconfig` (the flag), else `KUBECONFIG` (its first
     /// path), else `~/.kube/config` when it exists, else in-cluster. `context` overrides the

@@ -8,8 +8,9 @@ import Synchronization
 public enum OfflineReview {
     /// The HTTP status and JSON body for `body`, decided against `state` (nil: state unknown).
     public static func review(body: [UInt8], state: ClusterState?, config: PolicyConfig, logger: Logger) -> (status: Int, body: [UInt8]) {
-        let decider = SnapshotEntryDecider(
-            config: config, state: state, unknownReason: "no cluster state was given (--state FILE)", logger: logger)
+        let backend = MemoryBackend(
+            state: state, unknownReason: "no cluster state was given (--state FILE)", taintKeys: config.taintKeys, logger: logger)
+        let decider = EntryPipeline(backend: backend, config: config, logger: logger, metrics: nil)
         let reviewer = AdmissionReviewer(taintKeys: config.taintKeys, decider: decider, logger: logger)
         let answer = Mutex<(Int, [UInt8])?>(nil)
         let done = DispatchSemaphore(value: 0)

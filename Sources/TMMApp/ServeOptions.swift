@@ -10,6 +10,8 @@ public struct ServeOptions: Sendable {
     public var configPath: String?
     public var maxHeaderBytes: Int = 64 * 1024
     public var maxBodyBytes: Int = 7 * 1024 * 1024
+    /// Request-body bytes held at once across all connections (503 with Retry-After beyond).
+    public var maxBufferedBytes: Int = 64 * 1024 * 1024
     public var handshakeTimeout: Duration = .seconds(10)
     public var idleTimeout: Duration = .seconds(120)
     public var shutdownGrace: Duration = .seconds(20)

@@ -11,7 +11,14 @@ public final class WebhookHandler: HTTPHandler {
     /// Used when a request carries no `timeout` query (kube-apiserver's default webhook timeout).
     public let defaultTimeout: Duration = .seconds(10)
 
-    public init(reviewer: AdmissionReviewer, readiness: Readiness, metrics: (@Sendable () -> [UInt8])? = nil) {
+    /// `POST /validate` answers 403 to a caller without a verified client certificate (`--client-ca`);
+    /// the probes and `/metrics` stay open.
+    public let requireClientCertificate: Bool
+
+    public init(
+        reviewer: AdmissionReviewer, readiness: Readiness, metrics: (@Sendable () -> [UInt8])? = nil, requireClientCertificate: Bool = false
+    ) {
+        self.requireClientCertificate = requireClientCertificate
         self.reviewer = reviewer
         self.readiness = readiness
         self.metrics = metrics
@@ -22,6 +29,10 @@ public final class WebhookHandler: HTTPHandler {
         switch path {
         case "/validate":
             guard request.method == "POST" else { return responder.respond(methodNotAllowed("POST")) }
+            guard request.clientCertificateVerified || !requireClientCertificate else {
+                let error = AdmissionError(status: 403, "a client certificate signed by the --client-ca CA is required for /validate")
+                return responder.respond(.json(403, AdmissionResponse.encodeError(error)))
+            }
             validate(request, responder: responder)
         case "/healthz", "/livez":
             guard request.method == "GET" || request.method == "HEAD" else { return responder.respond(methodNotAllowed("GET, HEAD")) }

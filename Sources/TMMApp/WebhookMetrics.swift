@@ -1,6 +1,8 @@
 import Glibc
+
 import Prometheus
 import Synchronization
+public import TMMKube
 public import TMMTransport
 
 /// The webhook's Prometheus metrics, in a private swift-prometheus registry, served at `GET /metrics`.
@@ -27,9 +29,12 @@ public final class WebhookMetrics: HTTPServerObserver {
         var decisions: [String: Counter] = [:]
         var patches: [String: Counter] = [:]
         var reloads: [String: Counter] = [:]
-        var cache: [String: (Gauge, Gauge)] = [:]
+        var cache: [String: (synced: Gauge, healthy: Gauge, silence: Gauge)] = [:]
     }
-    private let cacheLastActivity = Mutex<[String: UInt64]>([:])
+    /// Each watched resource's last status, turned into gauges when /metrics is rendered.
+    private let cacheStatus = Mutex<[String: WatchCache<ClusterStore>.ResourceStatus]>([:])
+    /// How long a quiet watch stays trusted (the cache's setting): the same test as the freshness check.
+    public let cacheMaxQuiet: Duration = WatchCache<ClusterStore>.Settings().maxQuiet
 
     /// Request latency buckets, 100 µs to 10 s.
     static let durationBuckets: [Duration] = [
@@ -49,8 +54,7 @@ public final class WebhookMetrics: HTTPServerObserver {
             Self.counter(registry, "tmm_webhook_http_requests_total", [("path", "/validate"), ("code", "200")]),
             Self.histogram(registry, "tmm_webhook_http_request_duration_seconds", [("path", "/validate")])
         )
-        noneAllowed = Self.counter(
-            registry, "tmm_webhook_decisions_total", [("transition", "none"), ("result", "allowed"), ("reason", "")])
+        noneAllowed = Self.counter(registry, "tmm_webhook_decisions_total", [("transition", "none"), ("result", "allowed"), ("reason", "")])
         inFlight.set(0.0)
         connections.set(0.0)
         handles.withLock { h in
@@ -62,7 +66,7 @@ public final class WebhookMetrics: HTTPServerObserver {
 
     /// The Prometheus text exposition of every metric.
     public func render() -> [UInt8] {
-        refreshCacheAges()
+        refreshCacheGauges()
         var buffer: [UInt8] = []
         buffer.reserveCapacity(8192)
         registry.emit(into: &buffer)
@@ -144,29 +148,34 @@ public final class WebhookMetrics: HTTPServerObserver {
         ).increment()
     }
 
-    /// The watch cache's state for `resource`: synced, and when it last heard from the API server.
-    public func cacheActivity(resource: String, synced isSynced: Bool, lastActivity: UInt64) {
-        // The age gauge is recorded when /metrics is rendered (refreshCacheAges); here it is only created.
-        let synced = handles.withLock { h -> Gauge in
-            if let pair = h.cache[resource] { return pair.0 }
-            let pair = (
+    /// The watch cache's state for `resource`. Gauges: `tmm_webhook_cache_synced`,
+    /// `tmm_webhook_cache_healthy` (1 when the freshness check would trust a quiet stream: synced, watching
+    /// and alive within the quiet limit; alert on 0) and `tmm_webhook_cache_silence_seconds` (since the
+    /// stream last showed life: an event, a bookmark, a list or a reopened watch; bounded by the watch's
+    /// reopen interval while healthy, however quiet the resource).
+    public func cacheActivity(resource: String, status: WatchCache<ClusterStore>.ResourceStatus) {
+        // The gauges are recorded when /metrics is rendered (refreshCacheGauges); here they are only created.
+        handles.withLock { h in
+            if h.cache[resource] != nil { return }
+            h.cache[resource] = (
                 Self.gauge(registry, "tmm_webhook_cache_synced", [("resource", resource)]),
-                Self.gauge(registry, "tmm_webhook_cache_last_event_age_seconds", [("resource", resource)])
+                Self.gauge(registry, "tmm_webhook_cache_healthy", [("resource", resource)]),
+                Self.gauge(registry, "tmm_webhook_cache_silence_seconds", [("resource", resource)])
             )
-            h.cache[resource] = pair
-            return pair.0
         }
-        synced.set(isSynced ? 1.0 : 0.0)
-        cacheLastActivity.withLock { $0[resource] = lastActivity }
+        cacheStatus.withLock { $0[resource] = status }
     }
 
-    /// Updates the age gauges (called when /metrics is rendered).
-    private func refreshCacheAges() {
+    /// Updates the cache gauges (called when /metrics is rendered).
+    private func refreshCacheGauges() {
         let now = MonotonicClock.now()
-        let activity = cacheLastActivity.withLock { $0 }
+        let statuses = cacheStatus.withLock { $0 }
         let gauges = handles.withLock { $0.cache }
-        for (resource, last) in activity {
-            gauges[resource]?.1.record(last == 0 ? -1 : Double(now &- last) / 1e9)
+        for (resource, status) in statuses {
+            guard let gauge = gauges[resource] else { continue }
+            gauge.synced.set(status.synced ? 1.0 : 0.0)
+            gauge.healthy.set(status.isHealthy(now: now, maxQuiet: cacheMaxQuiet) ? 1.0 : 0.0)
+            gauge.silence.record(status.lastLife == 0 ? -1 : Double(now &- status.lastLife) / 1e9)
         }
     }
 
@@ -192,7 +201,7 @@ public final class WebhookMetrics: HTTPServerObserver {
     // MARK: Help texts
 
     /// The `# HELP` text of every metric, by name. A metric made without an entry here is a programming
-    /// error (the test that scrapes /metrics checks every family has one).
+    /// error (CommandLineTests and LiveServeTests scrape /metrics and check every family has one).
     static let help: [String: String] = [
         "tmm_webhook_http_requests_total": "HTTP requests answered, by path (unknown paths as other) and status code.",
         "tmm_webhook_http_request_duration_seconds": "Time from a request's first byte to its answer being written, by path.",
@@ -205,7 +214,8 @@ public final class WebhookMetrics: HTTPServerObserver {
         "tmm_webhook_certificate_reloads_total": "Reloads of the serving certificate after its files changed, by result.",
         "tmm_webhook_policy_reloads_total": "Reloads of the policy file after it changed, by result.",
         "tmm_webhook_cache_synced": "1 when the watch cache holds a complete list of the resource, else 0 (live mode).",
-        "tmm_webhook_cache_last_event_age_seconds": "Seconds since the cache last heard from the API server about the resource (event, bookmark or list); -1 before the first.",
+        "tmm_webhook_cache_healthy": "1 when the freshness check would trust the resource's quiet watch stream (synced, watching, alive within the quiet limit), else 0; alert on 0.",
+        "tmm_webhook_cache_silence_seconds": "Seconds since the resource's watch stream last showed life (event, bookmark, list or reopened watch); -1 before the first.",
     ]
 
     private static func descriptor(_ name: String) -> MetricNameDescriptor {

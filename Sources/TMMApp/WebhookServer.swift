@@ -50,6 +50,7 @@ public enum WebhookServer {
         var configuration = HTTPServerConfiguration(host: host, port: port)
         configuration.maxHeaderBytes = options.maxHeaderBytes
         configuration.maxBodyBytes = options.maxBodyBytes
+        configuration.maxBufferedBytes = options.maxBufferedBytes
         configuration.handshakeTimeout = options.handshakeTimeout
         configuration.headerTimeout = options.handshakeTimeout
         configuration.idleTimeout = options.idleTimeout
@@ -58,7 +59,8 @@ public enum WebhookServer {
 
         let readiness = Readiness()
         let app = try Application.make(options: options, readiness: readiness, metrics: metrics, logger: logger)
-        let handler = WebhookHandler(reviewer: app.reviewer, readiness: readiness, metrics: { metrics.render() })
+        let handler = WebhookHandler(
+            reviewer: app.reviewer, readiness: readiness, metrics: { metrics.render() }, requireClientCertificate: options.clientCA != nil)
         let server: HTTPServer
         do {
             server = try HTTPServer(

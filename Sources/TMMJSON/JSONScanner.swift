@@ -295,7 +295,9 @@ public struct JSONScanner: ~Copyable {
         let (start, end, isInteger) = try readNumberRange()
         let text = String(decoding: UnsafeBufferPointer(start: base + start, count: end - start), as: UTF8.self)
         if isInteger, let i = Int64(text) { return JSONNumber(i) }
-        guard let d = Double(text) else { throw JSONError(.syntax, at: start, "invalid number") }
+        // `readNumberRange` refused numbers out of a Double's range (found by the fuzzer: 1e400 was read
+        // as infinity, which wrote back as null).
+        guard let d = Double(text), d.isFinite else { throw JSONError(.syntax, at: start, "number out of range") }
         var n = JSONNumber(d)
         if !isInteger { n.int = d.rounded() == d && abs(d) < 9.0e18 ? Int64(d) : nil }
         return n
@@ -307,11 +309,14 @@ public struct JSONScanner: ~Copyable {
         var isInteger = true
         if offset < count, base[offset] == UInt8(ascii: "-") { offset += 1 }
         guard offset < count, isDigit(base[offset]) else { throw JSONError(.syntax, at: start, "invalid number") }
+        let integerStart = offset
         if base[offset] == UInt8(ascii: "0") {
             offset += 1
         } else {
             while offset < count, isDigit(base[offset]) { offset += 1 }
         }
+        // Only an exponent or more than 308 integer digits can leave a Double's range.
+        var mayOverflow = offset - integerStart > 308
         if offset < count, base[offset] == UInt8(ascii: ".") {
             isInteger = false
             offset += 1
@@ -320,10 +325,17 @@ public struct JSONScanner: ~Copyable {
         }
         if offset < count, base[offset] == UInt8(ascii: "e") || base[offset] == UInt8(ascii: "E") {
             isInteger = false
+            mayOverflow = true
             offset += 1
             if offset < count, base[offset] == UInt8(ascii: "+") || base[offset] == UInt8(ascii: "-") { offset += 1 }
             guard offset < count, isDigit(base[offset]) else { throw JSONError(.syntax, at: offset, "invalid number") }
             while offset < count, isDigit(base[offset]) { offset += 1 }
+        }
+        if mayOverflow {
+            // Refused whether the number is read or skipped, so a document is valid or not whatever the
+            // reader looks at (infinity is no JSON value: it would write back as null).
+            let text = String(decoding: UnsafeBufferPointer(start: base + start, count: offset - start), as: UTF8.self)
+            guard let d = Double(text), d.isFinite else { throw JSONError(.syntax, at: start, "number out of range") }
         }
         return (start, offset, isInteger)
     }
@@ -359,13 +371,73 @@ public struct JSONScanner: ~Copyable {
             }
             if b == UInt8(ascii: "\\") {
                 escaped = true
-                offset += 2
+                try skipEscape(stringStart: start)
                 continue
             }
             if b < 0x20 { throw JSONError(.syntax, at: offset, "control character in a string") }
+            if b >= 0x80 {
+                try skipUTF8Sequence()
+                continue
+            }
             offset += 1
         }
         throw JSONError(.syntax, at: start - 1, "unterminated string")
+    }
+
+    /// Validates the escape at `offset` (a backslash) and steps over it. Every string is checked this way,
+    /// skipped ones too: a document is valid JSON or refused, whichever members the reader looks at. A
+    /// `\u` surrogate must come as a high-low pair (a lone one is not a Unicode scalar).
+    @inline(__always)
+    mutating func skipEscape(stringStart: Int) throws(JSONError) {
+        guard offset + 1 < count else { throw JSONError(.syntax, at: stringStart - 1, "unterminated string") }
+        switch base[offset + 1] {
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
+            UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+            offset += 2
+        case UInt8(ascii: "u"):
+            let scalar = try hex4(at: offset + 2)
+            if scalar >= 0xD800, scalar < 0xDC00 {
+                guard offset + 12 <= count, base[offset + 6] == UInt8(ascii: "\\"), base[offset + 7] == UInt8(ascii: "u"),
+                    case let low = try hex4(at: offset + 8), low >= 0xDC00, low < 0xE000
+                else { throw JSONError(.syntax, at: offset, "unpaired surrogate in a \\u escape") }
+                offset += 12
+            } else if scalar >= 0xDC00, scalar < 0xE000 {
+                throw JSONError(.syntax, at: offset, "unpaired surrogate in a \\u escape")
+            } else {
+                offset += 6
+            }
+        default:
+            throw JSONError(.syntax, at: offset, "invalid escape '\\\(printable(base[offset + 1]))'")
+        }
+    }
+
+    /// Validates the multi-byte UTF-8 sequence at `offset` (its lead byte is 0x80 or above) and steps over
+    /// it: no overlong forms, no surrogates, nothing above U+10FFFF (RFC 3629's table).
+    @inline(__always)
+    mutating func skipUTF8Sequence() throws(JSONError) {
+        let lead = base[offset]
+        var low: UInt8 = 0x80
+        var high: UInt8 = 0xBF
+        let continuations: Int
+        switch lead {
+        case 0xC2...0xDF: continuations = 1
+        case 0xE0: continuations = 2; low = 0xA0
+        case 0xE1...0xEC, 0xEE...0xEF: continuations = 2
+        case 0xED: continuations = 2; high = 0x9F
+        case 0xF0: continuations = 3; low = 0x90
+        case 0xF1...0xF3: continuations = 3
+        case 0xF4: continuations = 3; high = 0x8F
+        default: throw JSONError(.syntax, at: offset, "invalid UTF-8 in a string")
+        }
+        guard offset + continuations < count else { throw JSONError(.syntax, at: offset, "invalid UTF-8 in a string") }
+        let second = base[offset + 1]
+        guard second >= low, second <= high else { throw JSONError(.syntax, at: offset, "invalid UTF-8 in a string") }
+        var k = 2
+        while k <= continuations {
+            guard base[offset + k] & 0xC0 == 0x80 else { throw JSONError(.syntax, at: offset, "invalid UTF-8 in a string") }
+            k += 1
+        }
+        offset += continuations + 1
     }
 
     func decodeString(from start: Int, to end: Int) throws(JSONError) -> String {
@@ -395,23 +467,18 @@ public struct JSONScanner: ~Copyable {
                 var scalar = try hex4(at: i)
                 i += 4
                 if scalar >= 0xD800, scalar < 0xDC00 {
-                    // A high surrogate must be followed by an escaped low surrogate.
-                    if i + 6 <= end, base[i] == UInt8(ascii: "\\"), base[i + 1] == UInt8(ascii: "u") {
-                        let low = try hex4(at: i + 2)
-                        if low >= 0xDC00, low < 0xE000 {
-                            scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-                            i += 6
-                        } else {
-                            scalar = 0xFFFD
-                        }
-                    } else {
-                        scalar = 0xFFFD
-                    }
-                } else if scalar >= 0xDC00, scalar < 0xE000 {
-                    scalar = 0xFFFD
+                    // A high surrogate must be followed by an escaped low surrogate (checked by the scan
+                    // already; checked again so this never decodes what the scan did not validate).
+                    guard i + 6 <= end, base[i] == UInt8(ascii: "\\"), base[i + 1] == UInt8(ascii: "u"),
+                        case let low = try hex4(at: i + 2), low >= 0xDC00, low < 0xE000
+                    else { throw JSONError(.syntax, at: i - 6, "unpaired surrogate in a \\u escape") }
+                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                    i += 6
                 }
-                let us = Unicode.Scalar(scalar) ?? "\u{FFFD}"
-                out.append(contentsOf: String(Character(us)).utf8)
+                guard let us = Unicode.Scalar(scalar) else {
+                    throw JSONError(.syntax, at: i - 6, "unpaired surrogate in a \\u escape")
+                }
+                appendUTF8(us, to: &out)
             default:
                 throw JSONError(.syntax, at: i - 2, "invalid escape '\\\(printable(e))'")
             }
@@ -437,7 +504,28 @@ public struct JSONScanner: ~Copyable {
     }
 }
 
-/// The high bit of each byte of `word` (little-endian) that is '"', '\\' or below 0x20 is set (SWAR "has zero
+/// Appends a scalar's UTF-8 bytes.
+@inline(__always) func appendUTF8(_ scalar: Unicode.Scalar, to out: inout [UInt8]) {
+    let v = scalar.value
+    switch v {
+    case 0..<0x80:
+        out.append(UInt8(v))
+    case 0x80..<0x800:
+        out.append(UInt8(0xC0 | (v >> 6)))
+        out.append(UInt8(0x80 | (v & 0x3F)))
+    case 0x800..<0x10000:
+        out.append(UInt8(0xE0 | (v >> 12)))
+        out.append(UInt8(0x80 | ((v >> 6) & 0x3F)))
+        out.append(UInt8(0x80 | (v & 0x3F)))
+    default:
+        out.append(UInt8(0xF0 | (v >> 18)))
+        out.append(UInt8(0x80 | ((v >> 12) & 0x3F)))
+        out.append(UInt8(0x80 | ((v >> 6) & 0x3F)))
+        out.append(UInt8(0x80 | (v & 0x3F)))
+    }
+}
+
+/// The high bit of each byte of `word` (little-endian) that is '"', '\\', below 0x20 or above 0x7F is set (SWAR "has zero
 /// byte" on transformed words); bytes above the first flagged one may be flagged falsely.
 @inline(__always) func specialByteMask(_ word: UInt64) -> UInt64 {
     let ones: UInt64 = 0x0101_0101_0101_0101
@@ -447,7 +535,8 @@ public struct JSONScanner: ~Copyable {
     let hasQuote = (quote &- ones) & ~quote & highs
     let hasBackslash = (backslash &- ones) & ~backslash & highs
     let hasControl = (word &- (ones &* 0x20)) & ~word & highs
-    return hasQuote | hasBackslash | hasControl
+    // Non-ASCII bytes stop the fast scan too, so their UTF-8 is validated.
+    return hasQuote | hasBackslash | hasControl | (word & highs)
 }
 
 @inline(__always) func isDigit(_ b: UInt8) -> Bool { b &- UInt8(ascii: "0") < 10 }

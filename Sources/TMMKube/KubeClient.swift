@@ -11,7 +11,7 @@ public final class KubeClient: Sendable {
     /// Tuning knobs; the defaults suit the webhook.
     public struct Options: Sendable {
         /// Idle keep-alive connections kept for reuse; more are closed after use.
-        public var maxIdleConnections: Int = 4
+        public var maxIdleConnections: Int = 16
         /// The deadline of a call that does not pass one.
         public var requestTimeout: Duration = .seconds(30)
         /// A token file is re-read at least this often (and at once after a 401).

@@ -25,6 +25,9 @@ public enum KubePermissions {
         ["get", "list", "watch"].map { Rule(verb: $0, group: "", resource: "nodes", ownNamespaceOnly: false) }
         + ["get", "list", "watch", "patch"].map { Rule(verb: $0, group: "", resource: "pods", ownNamespaceOnly: false) }
         + ["get", "list", "watch"].map { Rule(verb: $0, group: "policy", resource: "poddisruptionbudgets", ownNamespaceOnly: false) }
+        // Volumes with node affinity (local disks) decide where a pod may move, or that it waits for its node.
+        + ["get", "list", "watch"].map { Rule(verb: $0, group: "", resource: "persistentvolumes", ownNamespaceOnly: false) }
+        + ["get", "list", "watch"].map { Rule(verb: $0, group: "", resource: "persistentvolumeclaims", ownNamespaceOnly: false) }
         // Events are written on Nodes (cluster-scoped objects), which puts them in the `default` namespace.
         + ["create", "patch"].map { Rule(verb: $0, group: "", resource: "events", ownNamespaceOnly: false) }
         + ["get", "create", "update"].map { Rule(verb: $0, group: "coordination.k8s.io", resource: "leases", ownNamespaceOnly: true) }

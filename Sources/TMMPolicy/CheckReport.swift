@@ -13,12 +13,13 @@ public struct CheckReport: Sendable {
         self.verdict = verdict
     }
 
-    /// Decides an entry (`planned-downtime`) of `node` against `state`.
+    /// Decides an entry of `node` at `level` against `state`.
     public static func make(
-        node: String, state: ClusterState, engine: PolicyEngine, pendingEntries: Set<String> = []
+        node: String, state: ClusterState, engine: PolicyEngine, pendingEntries: Set<String> = [],
+        level: MaintenanceLevel = .plannedDowntime
     ) -> CheckReport {
         let input = DecisionInput(
-            node: node, transition: .enter(.plannedDowntime), state: .known(state), pendingEntries: pendingEntries)
+            node: node, transition: .enter(level), state: .known(state), pendingEntries: pendingEntries)
         return CheckReport(node: node, verdict: engine.decide(input))
     }
 
@@ -59,7 +60,8 @@ public struct CheckReport: Sendable {
             if f.placements.isEmpty { out.append("  (no pod to move)") }
             for p in f.placements {
                 let req = "cpu \(Resources.formatCPU(p.requests.cpuMillis)), memory \(Resources.formatMemory(p.requests.memoryBytes))"
-                out.append("  \(p.pod) [\(req)] -> \(p.node ?? "NOWHERE: \(p.lacking ?? "")")")
+                let to = p.node ?? p.waitsFor.map { "stays, waits for the node (\($0))" } ?? "NOWHERE: \(p.lacking ?? "")"
+                out.append("  \(p.pod) [\(req)] -> \(to)")
             }
         }
         return out.joined(separator: "\n") + "\n"
@@ -119,6 +121,7 @@ public struct CheckReport: Sendable {
                 w.key("memoryBytes"); w.value(Int(p.requests.memoryBytes))
                 w.key("node"); if let n = p.node { w.value(n) } else { w.null() }
                 if let l = p.lacking { w.key("lacking"); w.value(l) }
+                if let v = p.waitsFor { w.key("waitsFor"); w.value(v) }
                 w.endObject()
             }
             w.endArray()

@@ -2,8 +2,9 @@ public import TMMJSON
 
 extension ClusterState {
     /// Builds a state from JSON documents: each a `v1` `List` of mixed kinds (as
-    /// `kubectl get nodes,pods,pdb -A -o json` prints), a `NodeList`/`PodList`/`PodDisruptionBudgetList`,
-    /// or a single Node, Pod or PodDisruptionBudget. Later documents replace earlier objects of the same name.
+    /// `kubectl get nodes,pods,pdb,pv,pvc -A -o json` prints), a `NodeList`/`PodList`/
+    /// `PodDisruptionBudgetList`/`PersistentVolumeList`/`PersistentVolumeClaimList`, or a single object
+    /// of those kinds. Later documents replace earlier objects of the same name.
     public static func load(
         from documents: [[UInt8]], keptAnnotationKeys: Set<String> = ClusterState.defaultKeptAnnotationKeys
     ) throws(PolicyError) -> ClusterState {
@@ -30,6 +31,8 @@ extension ClusterState {
         public var nodes: Set<String> = []
         public var pods: Set<PodRef> = []
         public var budgets: Set<PodRef> = []
+        public var persistentVolumes: Set<String> = []
+        public var persistentVolumeClaims: Set<PodRef> = []
         public init() {}
     }
 
@@ -73,6 +76,14 @@ extension ClusterState {
             let budget = try object.budget()
             merged.budgets.insert(PodRef(namespace: budget.namespace, name: budget.name))
             upsert(budget: budget)
+        case "PersistentVolume":
+            let volume = try object.persistentVolume()
+            merged.persistentVolumes.insert(volume.name)
+            upsert(persistentVolume: volume)
+        case "PersistentVolumeClaim":
+            let claim = try object.persistentVolumeClaim()
+            merged.persistentVolumeClaims.insert(PodRef(namespace: claim.namespace, name: claim.name))
+            upsert(persistentVolumeClaim: claim)
         default: break  // other kinds in a List are ignored
         }
     }
@@ -89,6 +100,20 @@ extension Pod {
     /// Reads a Pod object, keeping the annotations named in `keptAnnotationKeys`.
     public init(json: JSON, keptAnnotationKeys: Set<String> = ClusterState.defaultKeptAnnotationKeys) throws(PolicyError) {
         self = try RawObject.decode(json) { (o) throws(JSONError) in try o.pod(keeping: keptAnnotationKeys) }
+    }
+}
+
+extension PersistentVolume {
+    /// Reads a PersistentVolume object (unknown fields ignored).
+    public init(json: JSON) throws(PolicyError) {
+        self = try RawObject.decode(json) { (o) throws(JSONError) in try o.persistentVolume() }
+    }
+}
+
+extension PersistentVolumeClaim {
+    /// Reads a PersistentVolumeClaim object (unknown fields ignored).
+    public init(json: JSON) throws(PolicyError) {
+        self = try RawObject.decode(json) { (o) throws(JSONError) in try o.persistentVolumeClaim() }
     }
 }
 
@@ -159,6 +184,10 @@ struct RawObject {
                 kind = "PodDisruptionBudget"
             }
             if key.equals("taints") || key.equals("podCIDR") || key.equals("unschedulable") { kind = "Node" }
+            if key.equals("persistentVolumeReclaimPolicy") || key.equals("claimRef") || key.equals("capacity") {
+                kind = "PersistentVolume"
+            }
+            if key.equals("volumeName") || key.equals("resources") { kind = "PersistentVolumeClaim" }
             try s.skipValue()
         }
         return kind
@@ -206,9 +235,10 @@ struct RawObject {
         do { return try Quantity(text) } catch { throw JSONError(.type, at: at, error.message) }
     }
 
-    /// Reads a ResourceList's cpu, memory and pods.
-    static func resources(_ s: inout JSONScanner) throws(JSONError) -> (cpu: Int64?, memory: Int64?, pods: Int64?) {
-        var out: (cpu: Int64?, memory: Int64?, pods: Int64?) = (nil, nil, nil)
+    /// Reads a ResourceList: cpu, memory, pods, ephemeral storage and extended resources (any other
+    /// name but `attachable-volumes-*`, which the scheduler does not fit).
+    static func resources(_ s: inout JSONScanner) throws(JSONError) -> ResourceList {
+        var out = ResourceList()
         if try s.peekKind() == .null {
             try s.readNull()
             return out
@@ -220,8 +250,12 @@ struct RawObject {
                 out.memory = try quantity(&s)?.value
             } else if key.equals("pods") {
                 out.pods = try quantity(&s)?.value
+            } else if key.equals("ephemeral-storage") {
+                out.ephemeral = try quantity(&s)?.value
             } else {
-                try s.skipValue()
+                let name = key.string
+                if name.hasPrefix("attachable-volumes-") { return try s.skipValue() }
+                if let v = try quantity(&s)?.value { out.extended[name] = v }
             }
         }
         return out
@@ -294,8 +328,8 @@ struct RawObject {
                 try s.skipValue()
             }
         }
-        var capacity: (cpu: Int64?, memory: Int64?, pods: Int64?) = (nil, nil, nil)
-        var allocatable: (cpu: Int64?, memory: Int64?, pods: Int64?) = (nil, nil, nil)
+        var capacity = ResourceList()
+        var allocatable = ResourceList()
         try RawObject.each(status) { (s, key) throws(JSONError) in
             if key.equals("allocatable") {
                 allocatable = try RawObject.resources(&s)
@@ -309,7 +343,9 @@ struct RawObject {
         }
         node.allocatable = Resources(
             cpuMillis: allocatable.cpu ?? capacity.cpu ?? 0, memoryBytes: allocatable.memory ?? capacity.memory ?? 0,
-            pods: allocatable.pods ?? capacity.pods ?? 110)
+            pods: allocatable.pods ?? capacity.pods ?? 110,
+            ephemeralStorageBytes: allocatable.ephemeral ?? capacity.ephemeral ?? 0)
+        node.extendedAllocatable = capacity.extended.merging(allocatable.extended) { _, a in a }
         return node
     }
 
@@ -356,12 +392,21 @@ struct RawObject {
         var initMax = Resources.zero
         var sidecars = Resources.zero
         var overhead = Resources.zero
+        var extContainers: [String: Int64] = [:]
+        var extInitMax: [String: Int64] = [:]
+        var extSidecars: [String: Int64] = [:]
+        var extOverhead: [String: Int64] = [:]
+        var affinity: (UnsafeRawBufferPointer?, UnsafeRawBufferPointer?) = (nil, nil)
+        var spread: UnsafeRawBufferPointer?
         try RawObject.each(spec) { (s, key) throws(JSONError) in
             if key.equals("nodeName") {
                 pod.nodeName = try s.readOptionalString().flatMap { $0.isEmpty ? nil : $0 }
             } else if key.equals("containers") {
                 try RawObject.array(&s) { (s) throws(JSONError) in
-                    containers = containers + (try RawObject.container(&s)).requests
+                    let c = try RawObject.container(&s)
+                    containers = containers + c.requests
+                    extContainers.merge(c.extended, uniquingKeysWith: +)
+                    pod.hostPorts += c.ports
                 }
             } else if key.equals("initContainers") {
                 // The scheduler's rule: restartable (sidecar) init containers add up and keep running;
@@ -369,19 +414,33 @@ struct RawObject {
                 try RawObject.array(&s) { (s) throws(JSONError) in
                     let c = try RawObject.container(&s)
                     let step: Resources
+                    var extStep: [String: Int64]
                     if c.sidecar {
                         sidecars = sidecars + c.requests
+                        extSidecars.merge(c.extended, uniquingKeysWith: +)
                         step = sidecars
+                        extStep = extSidecars
+                        pod.hostPorts += c.ports
                     } else {
                         step = c.requests + sidecars
+                        extStep = c.extended.merging(extSidecars, uniquingKeysWith: +)
                     }
                     initMax = Resources(
                         cpuMillis: max(initMax.cpuMillis, step.cpuMillis),
-                        memoryBytes: max(initMax.memoryBytes, step.memoryBytes))
+                        memoryBytes: max(initMax.memoryBytes, step.memoryBytes),
+                        ephemeralStorageBytes: max(initMax.ephemeralStorageBytes, step.ephemeralStorageBytes))
+                    extInitMax.merge(extStep, uniquingKeysWith: max)
                 }
             } else if key.equals("overhead") {
                 let r = try RawObject.resources(&s)
-                overhead = Resources(cpuMillis: r.cpu ?? 0, memoryBytes: r.memory ?? 0)
+                overhead = Resources(cpuMillis: r.cpu ?? 0, memoryBytes: r.memory ?? 0, ephemeralStorageBytes: r.ephemeral ?? 0)
+                extOverhead = r.extended
+            } else if key.equals("volumes") {
+                try RawObject.array(&s) { (s) throws(JSONError) in
+                    if let claim = try RawObject.volumeClaim(&s) { pod.claims.append(claim) }
+                }
+            } else if key.equals("topologySpreadConstraints") {
+                spread = try s.rawValue()
             } else if key.equals("nodeSelector") {
                 pod.nodeSelector = try RawObject.stringMap(&s)
             } else if key.equals("tolerations") {
@@ -403,15 +462,30 @@ struct RawObject {
                     pod.tolerations.append(t)
                 }
             } else if key.equals("affinity") {
-                pod.requiredNodeAffinity = try RawObject.requiredNodeAffinity(&s)
+                let raw = try s.rawValue()
+                var copy = JSONScanner(raw)
+                pod.requiredNodeAffinity = try RawObject.requiredNodeAffinity(&copy)
+                affinity = try RawObject.podAffinity(raw)
             } else {
                 try s.skipValue()
             }
         }
+        // Claims of generic ephemeral volumes are named `<pod>-<volume>`; the pod's name is known now.
+        pod.claims = pod.claims.map { $0.hasPrefix("\u{0}") ? pod.name + "-" + $0.dropFirst() : $0 }
+        // Pod (anti-)affinity and spread read the pod's own labels (matchLabelKeys), known now too.
+        if let a = affinity.0 { pod.podAffinity = try RawObject.podAffinityTerms(a, labels: pod.labels) }
+        if let a = affinity.1 { pod.podAntiAffinity = try RawObject.podAffinityTerms(a, labels: pod.labels) }
+        if let spread { pod.topologySpread = try RawObject.spreadConstraints(spread, labels: pod.labels) }
         let running = containers + sidecars
         pod.requests = Resources(
             cpuMillis: max(running.cpuMillis, initMax.cpuMillis) + overhead.cpuMillis,
-            memoryBytes: max(running.memoryBytes, initMax.memoryBytes) + overhead.memoryBytes, pods: 1)
+            memoryBytes: max(running.memoryBytes, initMax.memoryBytes) + overhead.memoryBytes, pods: 1,
+            ephemeralStorageBytes: max(running.ephemeralStorageBytes, initMax.ephemeralStorageBytes)
+                + overhead.ephemeralStorageBytes)
+        var extended = extContainers.merging(extSidecars, uniquingKeysWith: +)
+        extended.merge(extInitMax, uniquingKeysWith: max)
+        extended.merge(extOverhead, uniquingKeysWith: +)
+        pod.extendedRequests = extended.filter { $0.value != 0 }
         try RawObject.each(status) { (s, key) throws(JSONError) in
             if key.equals("phase") {
                 pod.phase = Pod.Phase(rawValue: try s.readOptionalString() ?? "") ?? .unknown
@@ -424,13 +498,33 @@ struct RawObject {
         return pod
     }
 
-    /// One container's effective requests (limits stand in for missing requests, as API defaulting does).
-    static func container(_ s: inout JSONScanner) throws(JSONError) -> (requests: Resources, sidecar: Bool) {
-        var requests: (cpu: Int64?, memory: Int64?, pods: Int64?) = (nil, nil, nil)
-        var limits: (cpu: Int64?, memory: Int64?, pods: Int64?) = (nil, nil, nil)
+    /// One container's effective requests (limits stand in for missing requests, as API defaulting does)
+    /// and host ports.
+    static func container(_ s: inout JSONScanner) throws(JSONError) -> (
+        requests: Resources, extended: [String: Int64], sidecar: Bool, ports: [HostPort]
+    ) {
+        var requests = ResourceList()
+        var limits = ResourceList()
         var sidecar = false
+        var ports: [HostPort] = []
         try s.readObject { (s, key) throws(JSONError) in
-            if key.equals("resources") {
+            if key.equals("ports") {
+                try array(&s) { (s) throws(JSONError) in
+                    var port = HostPort(port: 0)
+                    try s.readObject { (s, k) throws(JSONError) in
+                        if k.equals("hostPort"), try s.peekKind() == .number {
+                            port.port = Int32(truncatingIfNeeded: try s.readNumber().int ?? 0)
+                        } else if k.equals("protocol") {
+                            port.protocol = try s.readOptionalString() ?? "TCP"
+                        } else if k.equals("hostIP") {
+                            port.hostIP = try s.readOptionalString() ?? ""
+                        } else {
+                            try s.skipValue()
+                        }
+                    }
+                    if port.port > 0 { ports.append(port) }
+                }
+            } else if key.equals("resources") {
                 try RawObject.each(try s.rawValue()) { (s, k) throws(JSONError) in
                     if k.equals("requests") {
                         requests = try RawObject.resources(&s)
@@ -447,8 +541,169 @@ struct RawObject {
             }
         }
         let r = Resources(
-            cpuMillis: requests.cpu ?? limits.cpu ?? 0, memoryBytes: requests.memory ?? limits.memory ?? 0)
-        return (r, sidecar)
+            cpuMillis: requests.cpu ?? limits.cpu ?? 0, memoryBytes: requests.memory ?? limits.memory ?? 0,
+            ephemeralStorageBytes: requests.ephemeral ?? limits.ephemeral ?? 0)
+        return (r, limits.extended.merging(requests.extended) { _, r in r }, sidecar, ports)
+    }
+
+    /// The claim a pod volume uses: `persistentVolumeClaim.claimName`, or for a generic ephemeral
+    /// volume its name after a NUL (the pod's name is prefixed once known).
+    static func volumeClaim(_ s: inout JSONScanner) throws(JSONError) -> String? {
+        var name: String?
+        var claim: String?
+        var ephemeral = false
+        try s.readObject { (s, k) throws(JSONError) in
+            if k.equals("name") {
+                name = try s.readOptionalString()
+            } else if k.equals("persistentVolumeClaim") {
+                try each(try s.rawValue()) { (s, k) throws(JSONError) in
+                    if k.equals("claimName") { claim = try s.readOptionalString() } else { try s.skipValue() }
+                }
+            } else if k.equals("ephemeral") {
+                ephemeral = true
+                try s.skipValue()
+            } else {
+                try s.skipValue()
+            }
+        }
+        if let claim { return claim }
+        if ephemeral, let name { return "\u{0}" + name }
+        return nil
+    }
+
+    /// The raw `requiredDuringSchedulingIgnoredDuringExecution` arrays of `podAffinity` and
+    /// `podAntiAffinity`.
+    static func podAffinity(_ raw: UnsafeRawBufferPointer) throws(JSONError) -> (UnsafeRawBufferPointer?, UnsafeRawBufferPointer?) {
+        var out: (UnsafeRawBufferPointer?, UnsafeRawBufferPointer?) = (nil, nil)
+        try each(raw) { (s, key) throws(JSONError) in
+            let anti = key.equals("podAntiAffinity")
+            guard anti || key.equals("podAffinity") else { return try s.skipValue() }
+            try each(try s.rawValue()) { (s, key) throws(JSONError) in
+                guard key.equals("requiredDuringSchedulingIgnoredDuringExecution") else { return try s.skipValue() }
+                if anti { out.1 = try s.rawValue() } else { out.0 = try s.rawValue() }
+            }
+        }
+        return out
+    }
+
+    /// A `metav1.LabelSelector`; `null` is nil.
+    static func labelSelector(_ s: inout JSONScanner) throws(JSONError) -> LabelSelector? {
+        if try s.peekKind() == .null {
+            try s.readNull()
+            return nil
+        }
+        var matchLabels: [String: String] = [:]
+        var expressions: [LabelRequirement] = []
+        try s.readObject { (s, k) throws(JSONError) in
+            if k.equals("matchLabels") {
+                matchLabels = try stringMap(&s)
+            } else if k.equals("matchExpressions") {
+                try array(&s) { (s) throws(JSONError) in expressions.append(try requirement(&s)) }
+            } else {
+                try s.skipValue()
+            }
+        }
+        return LabelSelector(matchLabels: matchLabels, matchExpressions: expressions)
+    }
+
+    static func strings(_ s: inout JSONScanner) throws(JSONError) -> [String] {
+        var out: [String] = []
+        try array(&s) { (s) throws(JSONError) in if let v = try s.readOptionalString() { out.append(v) } }
+        return out
+    }
+
+    /// Folds `matchLabelKeys` (`key In (own value)`) and `mismatchLabelKeys` (`key NotIn (own value)`)
+    /// into a selector, as the API server does when it admits the pod; keys the pod lacks are ignored.
+    static func fold(_ selector: LabelSelector?, match: [String], mismatch: [String], labels: [String: String]) -> LabelSelector? {
+        guard var selector else { return nil }
+        for k in match { if let v = labels[k] { selector.requirements.append(LabelRequirement(k, .in, [v])) } }
+        for k in mismatch { if let v = labels[k] { selector.requirements.append(LabelRequirement(k, .notIn, [v])) } }
+        return selector
+    }
+
+    static func podAffinityTerms(_ raw: UnsafeRawBufferPointer, labels: [String: String]) throws(JSONError) -> [PodAffinityTerm] {
+        var s = JSONScanner(raw)
+        var terms: [PodAffinityTerm] = []
+        try array(&s) { (s) throws(JSONError) in
+            var term = PodAffinityTerm(labelSelector: nil, topologyKey: "")
+            var match: [String] = []
+            var mismatch: [String] = []
+            try s.readObject { (s, k) throws(JSONError) in
+                if k.equals("labelSelector") {
+                    term.labelSelector = try labelSelector(&s)
+                } else if k.equals("namespaces") {
+                    term.namespaces = try strings(&s)
+                } else if k.equals("namespaceSelector") {
+                    term.namespaceSelector = try labelSelector(&s)
+                } else if k.equals("topologyKey") {
+                    term.topologyKey = try s.readOptionalString() ?? ""
+                } else if k.equals("matchLabelKeys") {
+                    match = try strings(&s)
+                } else if k.equals("mismatchLabelKeys") {
+                    mismatch = try strings(&s)
+                } else {
+                    try s.skipValue()
+                }
+            }
+            term.labelSelector = fold(term.labelSelector, match: match, mismatch: mismatch, labels: labels)
+            terms.append(term)
+        }
+        return terms
+    }
+
+    static func spreadConstraints(_ raw: UnsafeRawBufferPointer, labels: [String: String]) throws(JSONError) -> [TopologySpreadConstraint] {
+        var s = JSONScanner(raw)
+        var out: [TopologySpreadConstraint] = []
+        try array(&s) { (s) throws(JSONError) in
+            var c = TopologySpreadConstraint(maxSkew: 1, topologyKey: "", labelSelector: nil)
+            var match: [String] = []
+            try s.readObject { (s, k) throws(JSONError) in
+                if k.equals("maxSkew"), try s.peekKind() == .number {
+                    c.maxSkew = Int(try s.readNumber().int ?? 1)
+                } else if k.equals("topologyKey") {
+                    c.topologyKey = try s.readOptionalString() ?? ""
+                } else if k.equals("whenUnsatisfiable") {
+                    c.doNotSchedule = try s.readOptionalString() != "ScheduleAnyway"
+                } else if k.equals("labelSelector") {
+                    c.labelSelector = try labelSelector(&s)
+                } else if k.equals("minDomains"), try s.peekKind() == .number {
+                    c.minDomains = try s.readNumber().int.map { Int($0) }
+                } else if k.equals("nodeAffinityPolicy") {
+                    c.honorNodeAffinity = try s.readOptionalString() != "Ignore"
+                } else if k.equals("nodeTaintsPolicy") {
+                    c.honorTaints = try s.readOptionalString() == "Honor"
+                } else if k.equals("matchLabelKeys") {
+                    match = try strings(&s)
+                } else {
+                    try s.skipValue()
+                }
+            }
+            c.labelSelector = fold(c.labelSelector, match: match, mismatch: [], labels: labels)
+            out.append(c)
+        }
+        return out
+    }
+
+    /// A node selector (`nodeSelectorTerms` holder) such as a PersistentVolume's `nodeAffinity.required`.
+    static func nodeSelectorTerms(_ s: inout JSONScanner) throws(JSONError) -> [NodeSelectorTerm] {
+        var terms: [NodeSelectorTerm] = []
+        try each(try s.rawValue()) { (s, key) throws(JSONError) in
+            guard key.equals("nodeSelectorTerms") else { return try s.skipValue() }
+            try array(&s) { (s) throws(JSONError) in
+                var term = NodeSelectorTerm()
+                try s.readObject { (s, k) throws(JSONError) in
+                    if k.equals("matchExpressions") {
+                        try array(&s) { (s) throws(JSONError) in term.matchExpressions.append(try requirement(&s)) }
+                    } else if k.equals("matchFields") {
+                        try array(&s) { (s) throws(JSONError) in term.matchFields.append(try requirement(&s)) }
+                    } else {
+                        try s.skipValue()
+                    }
+                }
+                terms.append(term)
+            }
+        }
+        return terms
     }
 
     static func requiredNodeAffinity(_ s: inout JSONScanner) throws(JSONError) -> [NodeSelectorTerm] {
@@ -457,22 +712,7 @@ struct RawObject {
             guard key.equals("nodeAffinity") else { return try s.skipValue() }
             try each(try s.rawValue()) { (s, key) throws(JSONError) in
                 guard key.equals("requiredDuringSchedulingIgnoredDuringExecution") else { return try s.skipValue() }
-                try each(try s.rawValue()) { (s, key) throws(JSONError) in
-                    guard key.equals("nodeSelectorTerms") else { return try s.skipValue() }
-                    try array(&s) { (s) throws(JSONError) in
-                        var term = NodeSelectorTerm()
-                        try s.readObject { (s, k) throws(JSONError) in
-                            if k.equals("matchExpressions") {
-                                try array(&s) { (s) throws(JSONError) in term.matchExpressions.append(try requirement(&s)) }
-                            } else if k.equals("matchFields") {
-                                try array(&s) { (s) throws(JSONError) in term.matchFields.append(try requirement(&s)) }
-                            } else {
-                                try s.skipValue()
-                            }
-                        }
-                        terms.append(term)
-                    }
-                }
+                terms = try nodeSelectorTerms(&s)
             }
         }
         return terms
@@ -530,4 +770,69 @@ struct RawObject {
         }
         return budget
     }
+}
+
+extension RawObject {
+    func persistentVolume() throws(JSONError) -> PersistentVolume {
+        var volume = PersistentVolume(name: "")
+        try metadata { (s, key) throws(JSONError) in
+            if key.equals("name") { volume.name = try s.readString() } else { try s.skipValue() }
+        }
+        try RawObject.each(spec) { (s, key) throws(JSONError) in
+            if key.equals("nodeAffinity") {
+                try RawObject.each(try s.rawValue()) { (s, key) throws(JSONError) in
+                    guard key.equals("required") else { return try s.skipValue() }
+                    volume.nodeAffinity = try RawObject.nodeSelectorTerms(&s)
+                }
+            } else if key.equals("claimRef") {
+                var ref = PodRef(namespace: "default", name: "")
+                try RawObject.each(try s.rawValue()) { (s, key) throws(JSONError) in
+                    if key.equals("namespace") {
+                        ref.namespace = try s.readOptionalString() ?? "default"
+                    } else if key.equals("name") {
+                        ref.name = try s.readOptionalString() ?? ""
+                    } else {
+                        try s.skipValue()
+                    }
+                }
+                volume.claim = ref.name.isEmpty ? nil : ref
+            } else if key.equals("local") || key.equals("hostPath") {
+                volume.local = try s.peekKind() != .null
+                try s.skipValue()
+            } else {
+                try s.skipValue()
+            }
+        }
+        return volume
+    }
+
+    func persistentVolumeClaim() throws(JSONError) -> PersistentVolumeClaim {
+        var claim = PersistentVolumeClaim(namespace: "default", name: "", volumeName: nil)
+        try metadata { (s, key) throws(JSONError) in
+            if key.equals("name") {
+                claim.name = try s.readString()
+            } else if key.equals("namespace") {
+                claim.namespace = try s.readOptionalString() ?? "default"
+            } else {
+                try s.skipValue()
+            }
+        }
+        try RawObject.each(spec) { (s, key) throws(JSONError) in
+            if key.equals("volumeName") {
+                claim.volumeName = try s.readOptionalString().flatMap { $0.isEmpty ? nil : $0 }
+            } else {
+                try s.skipValue()
+            }
+        }
+        return claim
+    }
+}
+
+/// A ResourceList as read: the named resources, and every other one by name.
+struct ResourceList {
+    var cpu: Int64?
+    var memory: Int64?
+    var pods: Int64?
+    var ephemeral: Int64?
+    var extended: [String: Int64] = [:]
 }

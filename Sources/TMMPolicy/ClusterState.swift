@@ -1,5 +1,6 @@
-/// A compact in-memory model of a cluster's nodes, pods and PodDisruptionBudgets, with the indexes the
-/// policy needs (pods by node, pods by namespace, the pods each budget selects).
+/// A compact in-memory model of a cluster's nodes, pods, PodDisruptionBudgets, PersistentVolumes and
+/// PersistentVolumeClaims, with the indexes the policy needs (pods by node, by namespace and by label,
+/// nodes by label, the pods each budget selects, the holders of each anti-affinity term).
 ///
 /// A value type: copies share storage until one is mutated. Label keys and values and namespaces are
 /// interned; no JSON is retained. Only the annotations named in ``keptAnnotationKeys`` are kept.
@@ -22,6 +23,24 @@ public struct ClusterState: Sendable {
     var maintenanceCandidates: Set<Int32> = []
     /// Present nodes not Ready or tainted unreachable/not-ready.
     var unhealthyNodes: Set<Int32> = []
+    /// Present nodes by label: key id → value id → node ids (topology domains).
+    var nodesByLabel: [Int32: [Int32: Set<Int32>]] = [:]
+    /// Scheduling constraints beyond the profile, for the pods that have any.
+    var podExtras: [Int32: PodExtras] = [:]
+    /// Pods (every phase) by namespace and label pair.
+    var podsByLabel: [NamespacedLabel: Set<Int32>] = [:]
+    var podTerms: [CompiledPodTerm] = []
+    var podTermIDs: [PodAffinityTerm: Int32] = [:]
+    /// Non-terminal bound pods holding each required anti-affinity term.
+    var antiAffinityHolders: [Int32: Set<Int32>] = [:]
+    /// Anti-affinity terms by the namespace whose pods they repel; terms with a namespace selector are
+    /// in ``antiTermsAnyNamespace``.
+    var antiTermsByNamespace: [Int32: [Int32]] = [:]
+    var antiTermsAnyNamespace: [Int32] = []
+    var spreads: [CompiledSpread] = []
+    var spreadIDs: [TopologySpreadConstraint: Int32] = [:]
+    var volumes: [String: VolumeRecord] = [:]
+    var claims: [ObjectKey: PersistentVolumeClaim] = [:]
 
     /// Pod annotations kept when loading (the others, such as `last-applied-configuration`, are dropped).
     public var keptAnnotationKeys: Set<String>
@@ -72,9 +91,11 @@ public struct ClusterState: Sendable {
     public func node(named name: String) -> Node? {
         guard let id = nodeIDs[name], nodes[Int(id)].present else { return nil }
         let r = nodes[Int(id)]
+        var extended: [String: Int64] = [:]
+        for (k, v) in r.extendedAllocatable { extended[strings[k]] = v }
         return Node(
             name: r.name, labels: r.labels.dictionary(strings), taints: r.taints, unschedulable: r.unschedulable,
-            ready: r.ready, allocatable: r.allocatable)
+            ready: r.ready, allocatable: r.allocatable, extendedAllocatable: extended)
     }
 
     /// The pod `namespace/name`, if present (annotations limited to the kept keys).
@@ -116,11 +137,18 @@ public struct ClusterState: Sendable {
         let profile = profiles[Int(r.profile)].source
         var selector: [String: String] = [:]
         for req in profile.nodeSelector { selector[req.key] = req.values.first ?? "" }
+        let extras = podExtras[slot] ?? PodExtras()
+        var extended: [String: Int64] = [:]
+        for e in extras.extended { extended[strings[e.name]] = e.amount }
         return Pod(
             namespace: strings[r.namespace], name: r.name, nodeName: r.node >= 0 ? nodes[Int(r.node)].name : nil,
             labels: r.labels.dictionary(strings), annotations: annotations[slot] ?? [:], phase: r.phase,
             ready: r.ready, requests: r.requests, daemonSetOwned: r.daemonSetOwned, mirror: r.mirror,
-            tolerations: profile.tolerations, nodeSelector: selector, requiredNodeAffinity: profile.affinity)
+            tolerations: profile.tolerations, nodeSelector: selector, requiredNodeAffinity: profile.affinity,
+            extendedRequests: extended, hostPorts: extras.hostPorts,
+            podAffinity: extras.affinity.map { podTerms[Int($0)].source },
+            podAntiAffinity: extras.antiAffinity.map { podTerms[Int($0)].source },
+            topologySpread: extras.spread.map { spreads[Int($0)].source }, claims: extras.claims)
     }
 
     // MARK: Mutation
@@ -136,8 +164,13 @@ public struct ClusterState: Sendable {
     /// Adds or replaces a node.
     public mutating func upsert(node: Node) {
         let id = Int(nodeID(node.name))
+        unindexLabels(ofNode: Int32(id))
         nodes[id].present = true
         nodes[id].labels = LabelSet(node.labels, table: &strings)
+        indexLabels(ofNode: Int32(id))
+        var extended: [Int32: Int64] = [:]
+        for (k, v) in node.extendedAllocatable { extended[strings.intern(k)] = v }
+        nodes[id].extendedAllocatable = extended
         nodes[id].taints = node.taints
         nodes[id].unschedulable = node.unschedulable
         nodes[id].ready = node.ready
@@ -174,6 +207,7 @@ public struct ClusterState: Sendable {
     /// Removes a node (its pods stay, bound to a node that is now unknown and counted as down).
     public mutating func remove(node name: String) {
         guard let id = nodeIDs[name] else { return }
+        unindexLabels(ofNode: id)
         nodes[Int(id)].present = false
         refreshStatus(id)
     }
@@ -195,7 +229,10 @@ public struct ClusterState: Sendable {
         let record = PodRecord(
             name: pod.name, namespace: ns, node: pod.nodeName.map { nodeID($0) } ?? -1,
             labels: LabelSet(pod.labels, table: &strings),
-            requests: Resources(cpuMillis: pod.requests.cpuMillis, memoryBytes: pod.requests.memoryBytes, pods: 1), profile: profile,
+            requests: Resources(
+                cpuMillis: pod.requests.cpuMillis, memoryBytes: pod.requests.memoryBytes, pods: 1,
+                ephemeralStorageBytes: pod.requests.ephemeralStorageBytes),
+            profile: profile,
             phase: pod.phase, ready: pod.ready, daemonSetOwned: pod.daemonSetOwned, mirror: pod.mirror,
             present: true)
         let slot: Int32
@@ -207,6 +244,8 @@ public struct ClusterState: Sendable {
             pods.append(record)
         }
         podIDs[key] = slot
+        let extras = compileExtras(pod, namespace: ns)
+        podExtras[slot] = extras.isEmpty ? nil : extras
         let kept = pod.annotations.filter { keptAnnotationKeys.contains($0.key) }
         annotations[slot] = kept.isEmpty ? nil : kept
         attach(slot)
@@ -220,6 +259,7 @@ public struct ClusterState: Sendable {
         pods[Int(slot)].present = false
         pods[Int(slot)].labels = LabelSet()
         annotations[slot] = nil
+        podExtras[slot] = nil
         freePodSlots.append(slot)
     }
 
@@ -268,10 +308,20 @@ public struct ClusterState: Sendable {
 
     private mutating func attach(_ slot: Int32) {
         let p = pods[Int(slot)]
+        let extras = podExtras[slot]
         if p.node >= 0 {
-            nodes[Int(p.node)].pods.insert(slot)
-            if !p.isTerminal { nodes[Int(p.node)].used = nodes[Int(p.node)].used + p.requests }
+            let n = Int(p.node)
+            nodes[n].pods.insert(slot)
+            if !p.isTerminal {
+                nodes[n].used = nodes[n].used + p.requests
+                if let extras {
+                    for e in extras.extended { nodes[n].extendedUsed[e.name, default: 0] += e.amount }
+                    if !extras.hostPorts.isEmpty { nodes[n].portPods.insert(slot) }
+                    for t in extras.antiAffinity { antiAffinityHolders[t, default: []].insert(slot) }
+                }
+            }
         }
+        for pair in p.labels.pairs { podsByLabel[NamespacedLabel(namespace: p.namespace, pair: pair), default: []].insert(slot) }
         podsByNamespace[p.namespace, default: []].insert(slot)
         for b in budgetsByNamespace[p.namespace] ?? [] {
             if let s = budgets[Int(b)].selector, s.matches(p.labels, strings) { budgets[Int(b)].pods.insert(slot) }
@@ -280,9 +330,26 @@ public struct ClusterState: Sendable {
 
     private mutating func detach(_ slot: Int32) {
         let p = pods[Int(slot)]
+        let extras = podExtras[slot]
         if p.node >= 0 {
-            nodes[Int(p.node)].pods.remove(slot)
-            if !p.isTerminal { nodes[Int(p.node)].used = nodes[Int(p.node)].used - p.requests }
+            let n = Int(p.node)
+            nodes[n].pods.remove(slot)
+            if !p.isTerminal {
+                nodes[n].used = nodes[n].used - p.requests
+                if let extras {
+                    for e in extras.extended {
+                        let left = (nodes[n].extendedUsed[e.name] ?? 0) - e.amount
+                        nodes[n].extendedUsed[e.name] = left == 0 ? nil : left
+                    }
+                    nodes[n].portPods.remove(slot)
+                    for t in extras.antiAffinity { antiAffinityHolders[t]?.remove(slot) }
+                }
+            }
+        }
+        for pair in p.labels.pairs {
+            let key = NamespacedLabel(namespace: p.namespace, pair: pair)
+            podsByLabel[key]?.remove(slot)
+            if podsByLabel[key]?.isEmpty == true { podsByLabel[key] = nil }
         }
         podsByNamespace[p.namespace]?.remove(slot)
         for b in budgetsByNamespace[p.namespace] ?? [] { budgets[Int(b)].pods.remove(slot) }

@@ -61,6 +61,21 @@ public struct Placement: Sendable, Equatable {
     public var requests: Resources
     /// The node chosen, or nil.
     public var node: String?
-    /// Why it fits nowhere.
+    /// Why it fits nowhere: the filter that refused it on each kind of node.
     public var lacking: String?
+    /// Set when the pod does not move but waits for its node (at `planned-downtime`, a pod whose
+    /// volume only this node can reach): the volume.
+    public var waitsFor: String?
+
+    /// Creates a placement.
+    public init(pod: PodRef, requests: Resources, node: String?, lacking: String?, waitsFor: String? = nil) {
+        self.pod = pod
+        self.requests = requests
+        self.node = node
+        self.lacking = lacking
+        self.waitsFor = waitsFor
+    }
+
+    /// True when the pod has to move and can go nowhere.
+    public var stranded: Bool { node == nil && waitsFor == nil }
 }

@@ -12,11 +12,14 @@ public struct Node: Sendable, Hashable {
     public var ready: Bool
     /// `status.allocatable` cpu, memory and pods.
     public var allocatable: Resources
+    /// `status.allocatable` extended resources (`nvidia.com/gpu`, `hugepages-2Mi`, …), by name.
+    public var extendedAllocatable: [String: Int64]
 
     /// Creates a node.
     public init(
         name: String, labels: [String: String] = [:], taints: [Taint] = [], unschedulable: Bool = false,
-        ready: Bool = true, allocatable: Resources = Resources(cpuMillis: 4000, memoryBytes: 8 << 30, pods: 110)
+        ready: Bool = true, allocatable: Resources = Resources(cpuMillis: 4000, memoryBytes: 8 << 30, pods: 110),
+        extendedAllocatable: [String: Int64] = [:]
     ) {
         self.name = name
         self.labels = labels
@@ -24,5 +27,6 @@ public struct Node: Sendable, Hashable {
         self.unschedulable = unschedulable
         self.ready = ready
         self.allocatable = allocatable
+        self.extendedAllocatable = extendedAllocatable
     }
 }

@@ -8,10 +8,16 @@ struct NodeRecord: Sendable {
     var unschedulable = false
     var ready = false
     var allocatable = Resources.zero
+    /// Extended resources allocatable, by interned name.
+    var extendedAllocatable: [Int32: Int64] = [:]
     /// Sum of the requests of the non-terminal pods bound here.
     var used = Resources.zero
+    /// Extended resources requested by the non-terminal pods bound here, by interned name.
+    var extendedUsed: [Int32: Int64] = [:]
     /// Pod slots bound here (terminal ones included).
     var pods: Set<Int32> = []
+    /// The non-terminal pods bound here that hold host ports.
+    var portPods: Set<Int32> = []
 
     init(name: String) { self.name = name }
 }

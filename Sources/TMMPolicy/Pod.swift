@@ -31,6 +31,18 @@ public struct Pod: Sendable, Hashable {
     public var nodeSelector: [String: String]
     /// `requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms`; empty means no constraint.
     public var requiredNodeAffinity: [NodeSelectorTerm]
+    /// Extended resources requested (`nvidia.com/gpu`, `hugepages-2Mi`, …), by name, as the scheduler counts them.
+    public var extendedRequests: [String: Int64]
+    /// The host ports of its containers (and sidecar init containers).
+    public var hostPorts: [HostPort]
+    /// Required `podAffinity` terms.
+    public var podAffinity: [PodAffinityTerm]
+    /// Required `podAntiAffinity` terms.
+    public var podAntiAffinity: [PodAffinityTerm]
+    /// `spec.topologySpreadConstraints`.
+    public var topologySpread: [TopologySpreadConstraint]
+    /// The PersistentVolumeClaims its volumes use (generic ephemeral volumes included, by their claim's name).
+    public var claims: [String]
 
     /// Creates a pod.
     public init(
@@ -38,7 +50,9 @@ public struct Pod: Sendable, Hashable {
         annotations: [String: String] = [:], phase: Phase = .running, ready: Bool = true,
         requests: Resources = Resources(pods: 1), daemonSetOwned: Bool = false, mirror: Bool = false,
         tolerations: [Toleration] = [], nodeSelector: [String: String] = [:],
-        requiredNodeAffinity: [NodeSelectorTerm] = []
+        requiredNodeAffinity: [NodeSelectorTerm] = [], extendedRequests: [String: Int64] = [:], hostPorts: [HostPort] = [],
+        podAffinity: [PodAffinityTerm] = [], podAntiAffinity: [PodAffinityTerm] = [],
+        topologySpread: [TopologySpreadConstraint] = [], claims: [String] = []
     ) {
         self.namespace = namespace
         self.name = name
@@ -53,6 +67,12 @@ public struct Pod: Sendable, Hashable {
         self.tolerations = tolerations
         self.nodeSelector = nodeSelector
         self.requiredNodeAffinity = requiredNodeAffinity
+        self.extendedRequests = extendedRequests
+        self.hostPorts = hostPorts
+        self.podAffinity = podAffinity
+        self.podAntiAffinity = podAntiAffinity
+        self.topologySpread = topologySpread
+        self.claims = claims
     }
 
     /// Succeeded or Failed: holds no resources and counts for no budget.

@@ -30,7 +30,7 @@ public struct PolicyEngine: Sendable {
                 allowed: true, reason: nil,
                 message: "Allowed: node \(input.node) is already in maintenance (\(current.rawValue))")
         }
-        return evaluate(target: id, state: state, pending: input.pendingEntries).verdict
+        return evaluate(target: id, state: state, pending: input.pendingEntries, level: level).verdict
     }
 
     /// The verdict for an exit: allowed, with the pods of the node that carry the annotation to clear.
@@ -64,11 +64,16 @@ public struct PolicyEngine: Sendable {
         var verdict: Verdict
         /// The in-scope pod slots of the node.
         var scope: [Int32]
+        /// The in-scope pods that leave the node (those waiting for it at `planned-downtime` stay).
+        var movers: [Int32]
     }
 
-    /// Rules 3 to 7 for node `target`, with `pending` nodes counted as in maintenance. `carried` pods
-    /// (those of pending nodes, for the rollout planner) must find room too.
-    func evaluate(target: Int32, state: ClusterState, pending: Set<String>, carried: [Int32] = []) -> Evaluation {
+    /// Rules 3 to 7 for node `target` at `level`, with `pending` nodes counted as in maintenance.
+    /// `carried` pods (those of pending nodes, for the rollout planner) must find room too.
+    func evaluate(
+        target: Int32, state: ClusterState, pending: Set<String>, carried: [Int32] = [],
+        level: MaintenanceLevel = .plannedDowntime
+    ) -> Evaluation {
         let t = Int(target)
         let targetName = state.nodes[t].name
         var findings = Findings()
@@ -129,8 +134,10 @@ public struct PolicyEngine: Sendable {
         let selector = CompiledSelector(lookup: config.podSelector, table: state.strings)
         var scope: [Int32] = []
         for slot in state.nodes[t].pods {
-            let p = state.pods[Int(slot)]
-            if p.isTerminal || p.daemonSetOwned || p.mirror || !selector.matches(p.labels, state.strings) {
+            let i = Int(slot)
+            if state.pods[i].isTerminal || state.pods[i].daemonSetOwned || state.pods[i].mirror
+                || !selector.matches(state.pods[i].labels, state.strings)
+            {
                 findings.podsOutOfScope += 1
             } else {
                 scope.append(slot)
@@ -157,10 +164,12 @@ public struct PolicyEngine: Sendable {
                 var expected = 0
                 var healthy = 0
                 for slot in budget.pods {
-                    let p = state.pods[Int(slot)]
-                    if p.isTerminal { continue }
+                    // Fields one by one: binding the record would retain its name and labels.
+                    let i = Int(slot)
+                    if state.pods[i].isTerminal { continue }
                     expected += 1
-                    if p.ready, p.node >= 0, p.node != target, !isDown(p.node) { healthy += 1 }
+                    let node = state.pods[i].node
+                    if state.pods[i].ready, node >= 0, node != target, !isDown(node) { healthy += 1 }
                 }
                 let required: Int
                 if let r = budget.source.required(expected: expected) {
@@ -192,25 +201,35 @@ public struct PolicyEngine: Sendable {
         // Rule 6: capacity.
         if config.checks.capacity {
             findings.capacityChecked = true
-            findings.placements = place(scope + carried, target: target, state: state, inMaintenance: inMaintenance)
-            let unplaced = findings.placements.filter { $0.node == nil }
+            findings.placements = place(
+                scope + carried, target: target, state: state, inMaintenance: inMaintenance, level: level,
+                carried: Set(carried))
+            let unplaced = findings.placements.filter(\.stranded)
             if !unplaced.isEmpty {
-                let text = unplaced.map { "\($0.pod) (\($0.lacking ?? "no room"))" }
+                var text = unplaced.prefix(10).map { "\($0.pod): \($0.lacking ?? "no room")" }
+                if unplaced.count > 10 { text.append("and \(unplaced.count - 10) more") }
                 failures.append(
-                    (.notEnoughResources, "\(unplaced.count) pod(s) fit on no other node: \(text.joined(separator: "; "))",
+                    (.notEnoughResources, "\(unplaced.count) pod(s) fit on no other node: \(text.joined(separator: " | "))",
                         unplaced.map(\.pod)))
             }
         }
+        let waiting = Set(findings.placements.filter { $0.waitsFor != nil }.map(\.pod))
+        let movers = waiting.isEmpty ? scope : scope.filter { !waiting.contains(state.podRef($0)) }
 
         guard let first = failures.first else {
             var parts = ["\(scope.count) pod(s) in scope"]
             if findings.quorumChecked { parts.append("\(findings.budgets.count) budget(s) keep quorum") }
-            if findings.capacityChecked { parts.append("all pods fit on other nodes") }
+            if findings.capacityChecked {
+                parts.append(
+                    waiting.isEmpty
+                        ? "all pods fit on other nodes"
+                        : "\(waiting.count) pod(s) wait for the node's local volumes, the others fit on other nodes")
+            }
             let verdict = Verdict(
                 allowed: true, reason: nil,
                 message: "Allowed: node \(targetName) may enter maintenance: " + parts.joined(separator: ", "),
                 warnings: warnings, relatedPods: findings.podsInScope, findings: findings)
-            return Evaluation(verdict: verdict, scope: scope)
+            return Evaluation(verdict: verdict, scope: scope, movers: movers)
         }
         let message =
             "\(first.0.rawValue): node \(targetName) may not enter maintenance: "
@@ -218,7 +237,7 @@ public struct PolicyEngine: Sendable {
         let verdict = Verdict(
             allowed: false, reason: first.0, message: message, warnings: warnings,
             relatedPods: first.2 ?? findings.podsInScope, findings: findings)
-        return Evaluation(verdict: verdict, scope: scope)
+        return Evaluation(verdict: verdict, scope: scope, movers: movers)
     }
 
     /// Taints the node lifecycle controller sets on a node it cannot trust.

@@ -1,4 +1,5 @@
-/// Amounts of the three resources the capacity rule counts.
+/// Amounts of the resources every pod and node carries: cpu, memory, ephemeral storage and pod slots.
+/// Extended resources (`nvidia.com/gpu`, `hugepages-2Mi`, …) are kept beside it, by name.
 public struct Resources: Sendable, Hashable, CustomStringConvertible {
     /// CPU in millicores.
     public var cpuMillis: Int64
@@ -6,12 +7,15 @@ public struct Resources: Sendable, Hashable, CustomStringConvertible {
     public var memoryBytes: Int64
     /// Pod slots.
     public var pods: Int64
+    /// Local ephemeral storage in bytes (`ephemeral-storage`).
+    public var ephemeralStorageBytes: Int64
 
     /// Creates an amount.
-    public init(cpuMillis: Int64 = 0, memoryBytes: Int64 = 0, pods: Int64 = 0) {
+    public init(cpuMillis: Int64 = 0, memoryBytes: Int64 = 0, pods: Int64 = 0, ephemeralStorageBytes: Int64 = 0) {
         self.cpuMillis = cpuMillis
         self.memoryBytes = memoryBytes
         self.pods = pods
+        self.ephemeralStorageBytes = ephemeralStorageBytes
     }
 
     /// Nothing.
@@ -19,22 +23,27 @@ public struct Resources: Sendable, Hashable, CustomStringConvertible {
 
     static func + (a: Resources, b: Resources) -> Resources {
         Resources(
-            cpuMillis: a.cpuMillis &+ b.cpuMillis, memoryBytes: a.memoryBytes &+ b.memoryBytes, pods: a.pods &+ b.pods)
+            cpuMillis: a.cpuMillis &+ b.cpuMillis, memoryBytes: a.memoryBytes &+ b.memoryBytes, pods: a.pods &+ b.pods,
+            ephemeralStorageBytes: a.ephemeralStorageBytes &+ b.ephemeralStorageBytes)
     }
 
     static func - (a: Resources, b: Resources) -> Resources {
         Resources(
-            cpuMillis: a.cpuMillis &- b.cpuMillis, memoryBytes: a.memoryBytes &- b.memoryBytes, pods: a.pods &- b.pods)
+            cpuMillis: a.cpuMillis &- b.cpuMillis, memoryBytes: a.memoryBytes &- b.memoryBytes, pods: a.pods &- b.pods,
+            ephemeralStorageBytes: a.ephemeralStorageBytes &- b.ephemeralStorageBytes)
     }
 
-    /// True when `self` is at least `need` in every resource.
+    /// True when `self` is at least `need` in every resource. Ephemeral storage is only compared when
+    /// the pod asks for some (a node that reports none then has none), as the scheduler does.
     func covers(_ need: Resources) -> Bool {
         cpuMillis >= need.cpuMillis && memoryBytes >= need.memoryBytes && pods >= need.pods
+            && (need.ephemeralStorageBytes == 0 || ephemeralStorageBytes >= need.ephemeralStorageBytes)
     }
 
-    /// `cpu 500m, memory 1Gi, pods 1`.
+    /// `cpu 500m, memory 1Gi, pods 1` (and `ephemeral-storage 1Gi` when not zero).
     public var description: String {
         "cpu \(Resources.formatCPU(cpuMillis)), memory \(Resources.formatMemory(memoryBytes)), pods \(pods)"
+            + (ephemeralStorageBytes == 0 ? "" : ", ephemeral-storage \(Resources.formatMemory(ephemeralStorageBytes))")
     }
 
     /// Millicores as Kubernetes writes them (`2`, `500m`).

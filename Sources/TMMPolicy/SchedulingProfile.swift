@@ -17,24 +17,33 @@ struct SchedulingProfile: Sendable, Hashable {
 struct CompiledProfile: Sendable {
     var source: SchedulingProfile
     var nodeSelector: CompiledSelector
-    var terms: [(expressions: CompiledSelector, fields: [LabelRequirement])]
+    var terms: [CompiledNodeTerm]
 
     init(_ p: SchedulingProfile, table: inout StringTable) {
         source = p
         nodeSelector = CompiledSelector(LabelSelector(p.nodeSelector), table: &table)
-        terms = p.affinity.map { (CompiledSelector(LabelSelector($0.matchExpressions), table: &table), $0.matchFields) }
+        terms = p.affinity.map { CompiledNodeTerm($0, table: &table) }
     }
+
+    /// True when the profile restricts nodes by label (nodeSelector or required node affinity).
+    var restrictsNodes: Bool { !nodeSelector.requirements.isEmpty || !terms.isEmpty }
 
     /// True when a pod of this profile may be placed on `node` (taints, selector, affinity).
     func admits(_ node: NodeRecord, _ table: StringTable) -> Bool {
-        if !source.tolerations.toleratesAll(node.taints) { return false }
-        if !nodeSelector.matches(node.labels, table) { return false }
-        if terms.isEmpty { return true }
-        for term in terms {
-            if term.expressions.requirements.isEmpty && term.fields.isEmpty { continue }
-            guard term.expressions.matches(node.labels, table) else { continue }
-            if term.fields.allSatisfy({ $0.matches($0.key == "metadata.name" ? node.name : nil) }) { return true }
+        untolerated(node.taints) == nil && matchesNode(node, table)
+    }
+
+    /// The first `NoSchedule`/`NoExecute` taint of `taints` not tolerated.
+    func untolerated(_ taints: [Taint]) -> Taint? {
+        for taint in taints where taint.repels {
+            if !source.tolerations.contains(where: { $0.tolerates(taint) }) { return taint }
         }
-        return false
+        return nil
+    }
+
+    /// The NodeAffinity filter: nodeSelector, and one of the required terms when there are any.
+    func matchesNode(_ node: NodeRecord, _ table: StringTable) -> Bool {
+        if !nodeSelector.matches(node.labels, table) { return false }
+        return terms.isEmpty || terms.contains { $0.matches(node, table) }
     }
 }

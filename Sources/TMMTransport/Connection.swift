@@ -18,6 +18,8 @@ final class Connection {
     let tls: TLSStream
     let remoteAddress: String
     var state: State = .handshaking
+    /// The client presented a certificate that verified (set when the handshake completes).
+    var clientCertificateVerified = false
     /// Epoll events currently registered.
     var interest: UInt32 = 0
 
@@ -26,6 +28,10 @@ final class Connection {
     var inputStart = 0
     /// The head of the request being read, once complete.
     var head: HTTPHead?
+    /// Where the search for the end of the next head stands.
+    var headFinder = HTTPHeadFinder()
+    /// Bytes of the server's request-body budget held for this connection's current request.
+    var budgetHeld = 0
     /// Bytes to write; `outputStart` is how much is already written.
     var output: [UInt8] = []
     var outputStart = 0

@@ -35,6 +35,8 @@ final class EventLoop: @unchecked Sendable {
     private let observer: any HTTPServerObserver
     private let contexts: TLSContextSource
     private let logger: Logger
+    /// Request-body bytes all loops of the server may hold at once.
+    private let budget: RequestBodyBudget
 
     /// Set while a handler runs on this thread, so an immediate `respond` is taken inline.
     private var inlineConnection: Connection?
@@ -48,9 +50,10 @@ final class EventLoop: @unchecked Sendable {
 
     init(
         index: Int, configuration: HTTPServerConfiguration, handler: any HTTPHandler, observer: any HTTPServerObserver,
-        contexts: TLSContextSource, logger: Logger
+        contexts: TLSContextSource, budget: RequestBodyBudget, logger: Logger
     ) {
         self.index = index
+        self.budget = budget
         self.configuration = configuration
         self.handler = handler
         self.observer = observer
@@ -91,6 +94,12 @@ final class EventLoop: @unchecked Sendable {
 
     private var thread = pthread_t()
 
+    /// Traps in debug builds when called off the loop's thread: everything but `inbox` belongs to it.
+    @inline(__always)
+    private func assertOnLoop(_ function: StaticString = #function) {
+        assert(pthread_equal(pthread_self(), thread) != 0, "\(function) called off the event loop's thread")
+    }
+
     // MARK: The loop
 
     /// Runs until shutdown completes. Call on the loop's own thread.
@@ -128,6 +137,7 @@ final class EventLoop: @unchecked Sendable {
     }
 
     private func drainInbox() {
+        assertOnLoop()
         let messages = inbox.withLock { box -> [Message] in
             let m = box
             box.removeAll(keepingCapacity: true)
@@ -163,6 +173,7 @@ final class EventLoop: @unchecked Sendable {
     // MARK: Connections
 
     private func adopt(fd: Int32, remote: String) {
+        assertOnLoop()
         if draining {
             close(fd)
             return
@@ -197,32 +208,44 @@ final class EventLoop: @unchecked Sendable {
     }
 
     private func handleEvent(_ connection: Connection, flags: UInt32) {
+        assertOnLoop()
+        // The peer hung up (or shut down its side): nothing it sends can still be answered usefully. epoll
+        // reports a hang-up for as long as the socket is open (level-triggered), so close now in every
+        // state; keeping it open until a timeout would wake the loop in a spin.
+        let hungUp = flags & (EPOLLERR.rawValue | EPOLLHUP.rawValue | EPOLLRDHUP.rawValue) != 0
         switch connection.state {
         case .handshaking:
-            if flags & (EPOLLERR.rawValue | EPOLLHUP.rawValue) != 0 && flags & EPOLLIN.rawValue == 0 {
+            if hungUp {
                 closeConnection(connection, reason: "peer closed during handshake")
                 return
             }
             advanceHandshake(connection)
         case .reading:
-            if connection.output.count > connection.outputStart && flags & EPOLLOUT.rawValue != 0 {
+            if !hungUp, connection.output.count > connection.outputStart && flags & EPOLLOUT.rawValue != 0 {
                 flush(connection)
                 if connections[connection.fd] !== connection { return }
             }
+            // Read what came before the hang-up; the read ends at the end of the stream and closes.
             readAvailable(connection)
+            if hungUp, connections[connection.fd] === connection, connection.state == .reading {
+                closeConnection(connection, reason: "peer closed")
+            }
         case .writing:
+            if hungUp {
+                closeConnection(connection, reason: "peer closed during a response")
+                return
+            }
             flush(connection)
         case .streaming:
-            if flags & (EPOLLERR.rawValue | EPOLLHUP.rawValue | EPOLLRDHUP.rawValue) != 0 {
+            if hungUp {
                 // The reader went away: nobody will read the rest of the stream.
                 closeConnection(connection, reason: "peer closed during a streamed response")
                 return
             }
             if connection.output.count > connection.outputStart { flush(connection) }
         case .processing:
-            // The peer hung up while its request is being decided; the answer will find the socket closed.
-            // Stop listening so a half-closed socket does not wake the loop in a spin.
-            setInterest(connection, 0)
+            // Only a hang-up is listened for while a request is decided; the answer will find no one.
+            closeConnection(connection, reason: "peer closed while its request was processed")
         }
     }
 
@@ -230,6 +253,7 @@ final class EventLoop: @unchecked Sendable {
         switch connection.tls.handshake() {
         case .done:
             connection.state = .reading
+            connection.clientCertificateVerified = connection.tls.peerCertificateVerified
             connection.deadline = MonotonicClock.now() &+ configuration.idleTimeout.nanoseconds
             setInterest(connection, EPOLLIN.rawValue)
             readAvailable(connection)
@@ -247,8 +271,10 @@ final class EventLoop: @unchecked Sendable {
     }
 
     private func readAvailable(_ connection: Connection) {
-        let limit = configuration.maxHeaderBytes + configuration.maxBodyBytes + 4
+        assertOnLoop()
         while true {
+            // Before the head is known, read no more than a head may hold; after, the body and a next head.
+            let limit = (connection.head?.contentLength ?? 0) + configuration.maxHeaderBytes + 4
             if connection.unreadCount > limit { break }
             let wasEmpty = connection.unreadCount == 0 && connection.head == nil
             // Read into the loop's scratch buffer, then append what arrived: one copy of the bytes read,
@@ -266,9 +292,16 @@ final class EventLoop: @unchecked Sendable {
                     connection.requestStartedAt = MonotonicClock.now()
                     connection.deadline = connection.requestStartedAt &+ configuration.headerTimeout.nanoseconds
                 }
+                // The head is parsed as soon as it is here, so a body is admitted (or refused) before it is
+                // read, and the search for the head's end goes on where it stopped.
+                if connection.head == nil {
+                    guard parseHead(connection) else { return }
+                }
                 // A whole request is here and OpenSSL holds nothing more: handle it now rather than pay a
                 // read(2) that would only say EAGAIN. Anything later still wakes epoll (level-triggered).
-                if connection.tls.pending == 0 && hasCompleteRequest(connection) { break }
+                if connection.tls.pending == 0, let head = connection.head, connection.unreadCount >= head.contentLength {
+                    break
+                }
                 continue
             case .wantRead:
                 break
@@ -287,63 +320,75 @@ final class EventLoop: @unchecked Sendable {
         processInput(connection)
     }
 
-    /// True when the buffer holds a whole request: its head, and the body its Content-Length announces.
-    private func hasCompleteRequest(_ connection: Connection) -> Bool {
-        if let head = connection.head { return connection.unreadCount >= head.contentLength }
-        return connection.input.withUnsafeBytes { all -> Bool in
-            let unread = UnsafeRawBufferPointer(rebasing: all[connection.inputStart...])
-            guard let headLength = findHeadEnd(unread) else { return false }
-            // Content-Length is not parsed yet: look for it cheaply in the head (case-insensitive).
-            guard let length = contentLength(in: UnsafeRawBufferPointer(rebasing: unread[0..<headLength])) else { return true }
-            return unread.count >= headLength + 4 + length
+    /// Parses the head of the next request once its end has arrived, and admits its body against the
+    /// limits. False when the connection was answered (refused) or closed instead.
+    private func parseHead(_ connection: Connection) -> Bool {
+        guard connection.state == .reading, connection.head == nil else { return connection.state == .reading }
+        let found: Int? = connection.input.withUnsafeBytes { all in
+            connection.headFinder.find(in: UnsafeRawBufferPointer(rebasing: all[connection.inputStart...]))
+        }
+        guard let headLength = found else {
+            if connection.unreadCount > configuration.maxHeaderBytes + 3 {
+                reject(connection, status: 431, message: "request line and headers exceed \(configuration.maxHeaderBytes) bytes")
+                return false
+            }
+            return true
+        }
+        if headLength > configuration.maxHeaderBytes {
+            reject(connection, status: 431, message: "request line and headers exceed \(configuration.maxHeaderBytes) bytes")
+            return false
+        }
+        let parsed: Result<HTTPHead, HTTPHead.Rejection> = connection.input.withUnsafeBytes { all in
+            let headBytes = UnsafeRawBufferPointer(rebasing: all[connection.inputStart..<(connection.inputStart + headLength)])
+            do throws(HTTPHead.Rejection) {
+                return .success(try HTTPHead.parse(headBytes))
+            } catch {
+                return .failure(error)
+            }
+        }
+        connection.inputStart += headLength + 4
+        connection.headFinder.reset()
+        switch parsed {
+        case .failure(let rejection):
+            reject(connection, status: rejection.status, message: rejection.message)
+            return false
+        case .success(let head):
+            connection.requestMethod = head.method[...]
+            if head.contentLength > configuration.maxBodyBytes {
+                reject(connection, status: 413, message: "request body of \(head.contentLength) bytes exceeds the limit of \(configuration.maxBodyBytes)")
+                return false
+            }
+            if head.contentLength > 0 {
+                guard budget.reserve(head.contentLength) else {
+                    observer.bodyRefused(bytes: head.contentLength)
+                    connection.head = head
+                    reject(
+                        connection, status: 503,
+                        message: "the server holds too many request bodies; retry shortly",
+                        headers: [("Retry-After", "1")])
+                    return false
+                }
+                connection.budgetHeld = head.contentLength
+            }
+            connection.head = head
+            connection.deadline = MonotonicClock.now() &+ configuration.bodyTimeout.nanoseconds
+            if head.expectContinue && connection.unreadCount < head.contentLength && !connection.sentContinue {
+                connection.sentContinue = true
+                connection.output.append(contentsOf: "HTTP/1.1 100 Continue\r\n\r\n".utf8)
+                connection.writingFinalResponse = false
+                flush(connection)
+                if connections[connection.fd] !== connection { return false }
+            }
+            return true
         }
     }
 
-    /// Parses as much of the buffered input as forms a request and dispatches it.
+    /// Dispatches the buffered request once its head and whole body are here.
     private func processInput(_ connection: Connection) {
+        assertOnLoop()
         guard connection.state == .reading else { return }
         if connection.head == nil {
-            let found: Int? = connection.input.withUnsafeBytes { all in
-                findHeadEnd(UnsafeRawBufferPointer(rebasing: all[connection.inputStart...]))
-            }
-            guard let headLength = found else {
-                if connection.unreadCount > configuration.maxHeaderBytes {
-                    reject(connection, status: 431, message: "request line and headers exceed \(configuration.maxHeaderBytes) bytes")
-                }
-                return
-            }
-            if headLength > configuration.maxHeaderBytes {
-                reject(connection, status: 431, message: "request line and headers exceed \(configuration.maxHeaderBytes) bytes")
-                return
-            }
-            let parsed: Result<HTTPHead, HTTPHead.Rejection> = connection.input.withUnsafeBytes { all in
-                let headBytes = UnsafeRawBufferPointer(rebasing: all[connection.inputStart..<(connection.inputStart + headLength)])
-                do throws(HTTPHead.Rejection) {
-                    return .success(try HTTPHead.parse(headBytes))
-                } catch {
-                    return .failure(error)
-                }
-            }
-            connection.inputStart += headLength + 4
-            switch parsed {
-            case .failure(let rejection):
-                reject(connection, status: rejection.status, message: rejection.message)
-                return
-            case .success(let head):
-                if head.contentLength > configuration.maxBodyBytes {
-                    reject(connection, status: 413, message: "request body of \(head.contentLength) bytes exceeds the limit of \(configuration.maxBodyBytes)")
-                    return
-                }
-                connection.head = head
-                connection.deadline = MonotonicClock.now() &+ configuration.bodyTimeout.nanoseconds
-                if head.expectContinue && connection.unreadCount < head.contentLength && !connection.sentContinue {
-                    connection.sentContinue = true
-                    connection.output.append(contentsOf: "HTTP/1.1 100 Continue\r\n\r\n".utf8)
-                    connection.writingFinalResponse = false
-                    flush(connection)
-                    if connections[connection.fd] !== connection { return }
-                }
-            }
+            guard parseHead(connection) else { return }
         }
         guard let head = connection.head, connection.unreadCount >= head.contentLength else { return }
         let bodyStart = connection.inputStart
@@ -359,7 +404,8 @@ final class EventLoop: @unchecked Sendable {
         }
         let request = HTTPRequest(
             method: head.method, target: head.target, headers: head.headers, body: body,
-            remoteAddress: connection.remoteAddress, receivedAt: MonotonicClock.now())
+            remoteAddress: connection.remoteAddress, receivedAt: MonotonicClock.now(),
+            clientCertificateVerified: connection.clientCertificateVerified)
         connection.requestPath = request.path
         connection.requestMethod = request.method[...]
         connection.state = .processing
@@ -373,29 +419,45 @@ final class EventLoop: @unchecked Sendable {
             send(response, on: connection)
         } else {
             // Answered later from another thread: stop reading until then (no pipelining past a request).
+            // Only a hang-up still wakes the loop, and closes the connection.
             setInterest(connection, 0)
         }
     }
 
     /// Answers a request the server refuses itself, then closes: after a framing error, the rest of the
     /// stream cannot be trusted.
-    private func reject(_ connection: Connection, status: Int, message: String) {
+    private func reject(
+        _ connection: Connection, status: Int, message: String, headers: [(name: String, value: String)] = []
+    ) {
         logger.debug("request rejected", metadata: ["peer": "\(connection.remoteAddress)", "status": "\(status)", "reason": "\(message)"])
         connection.requestPath = connection.head.map { HTTPRequest(method: $0.method, target: $0.target).path } ?? ""
         connection.requestMethod = connection.head.map { $0.method[...] } ?? ""
         if connection.requestStartedAt == 0 { connection.requestStartedAt = MonotonicClock.now() }
         connection.state = .processing
-        send(.error(status, message, closeConnection: true), on: connection)
+        var response = HTTPResponse.error(status, message, closeConnection: true)
+        response.headers += headers
+        send(response, on: connection)
+    }
+
+    /// Gives back the budget held for the connection's request body: the handler has answered (or the
+    /// connection is gone), so the body is no longer the server's to keep.
+    private func releaseBudget(_ connection: Connection) {
+        guard connection.budgetHeld > 0 else { return }
+        budget.release(connection.budgetHeld)
+        connection.budgetHeld = 0
     }
 
     private func send(_ response: HTTPResponse, on connection: Connection) {
+        assertOnLoop()
         if connection.handlerActive {
             connection.handlerActive = false
             observer.requestFinished(path: connection.requestPath)
         }
+        releaseBudget(connection)
         let keepAlive = (connection.head?.keepAlive ?? false) && !response.closeConnection && !draining
         connection.closeAfterWrite = !keepAlive
-        response.serialize(keepAlive: keepAlive, into: &connection.output)
+        // A response to HEAD has the headers GET would have (its Content-Length too) and no body.
+        response.serialize(keepAlive: keepAlive, includeBody: connection.requestMethod != "HEAD", into: &connection.output)
         observer.responded(
             path: connection.requestPath, method: connection.requestMethod, status: response.status,
             durationNanoseconds: MonotonicClock.now() &- connection.requestStartedAt)
@@ -436,6 +498,7 @@ final class EventLoop: @unchecked Sendable {
     }
 
     private func flush(_ connection: Connection) {
+        assertOnLoop()
         while connection.outputStart < connection.output.count {
             let outcome = connection.output.withUnsafeBytes { all in
                 connection.tls.write(UnsafeRawBufferPointer(rebasing: all[connection.outputStart...]))
@@ -516,7 +579,9 @@ final class EventLoop: @unchecked Sendable {
     }
 
     private func closeConnection(_ connection: Connection, reason: String) {
+        assertOnLoop()
         guard connections.removeValue(forKey: connection.fd) != nil else { return }
+        releaseBudget(connection)
         if connection.handlerActive {
             // Closed (shutdown past its grace period) while a handler still had the request.
             connection.handlerActive = false
@@ -528,54 +593,4 @@ final class EventLoop: @unchecked Sendable {
         observer.connectionsChanged(by: -1)
         logger.trace("connection closed", metadata: ["peer": "\(connection.remoteAddress)", "reason": "\(reason)"])
     }
-}
-
-/// The value of a `Content-Length` header in a raw head, if one is there and well-formed.
-func contentLength(in head: UnsafeRawBufferPointer) -> Int? {
-    let name = Array("content-length:".utf8)
-    var i = 0
-    let n = head.count
-    while i < n {
-        // At the start of a line.
-        if n - i > name.count {
-            var matches = true
-            // `name` is lowercase; its ':' and '-' already have bit 0x20 set, so OR-ing it in folds case.
-            for k in 0..<name.count where head[i + k] | 0x20 != name[k] {
-                matches = false
-                break
-            }
-            if matches {
-                var j = i + name.count
-                while j < n, head[j] == 0x20 || head[j] == 0x09 { j += 1 }
-                var value = 0
-                var digits = 0
-                while j < n, isDigit(head[j]), digits < 16 {
-                    value = value * 10 + Int(head[j] - UInt8(ascii: "0"))
-                    digits += 1
-                    j += 1
-                }
-                return digits > 0 ? value : nil
-            }
-        }
-        while i < n, head[i] != 0x0A { i += 1 }
-        i += 1
-    }
-    return nil
-}
-
-/// Length of the head (up to, not including, the blank line), or nil if the blank line has not arrived.
-func findHeadEnd(_ bytes: UnsafeRawBufferPointer) -> Int? {
-    let n = bytes.count
-    guard n >= 4 else { return nil }
-    var i = 0
-    while i <= n - 4 {
-        if bytes[i + 3] != 0x0A {
-            // Skip ahead: the blank line ends with "\n" at i+3.
-            i += 1
-            continue
-        }
-        if bytes[i] == 0x0D, bytes[i + 1] == 0x0A, bytes[i + 2] == 0x0D { return i }
-        i += 1
-    }
-    return nil
 }

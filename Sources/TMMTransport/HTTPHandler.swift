@@ -27,6 +27,8 @@ public protocol HTTPServerObserver: Sendable {
     func connectionsChanged(by delta: Int)
     /// A TLS handshake failed, with the reason OpenSSL gave.
     func handshakeFailed(reason: String)
+    /// A request body of `bytes` was refused (503) because the server already holds its budget of bodies.
+    func bodyRefused(bytes: Int)
 }
 
 extension HTTPServerObserver {
@@ -35,6 +37,7 @@ extension HTTPServerObserver {
     public func responded(path: Substring, method: Substring, status: Int, durationNanoseconds: UInt64) {}
     public func connectionsChanged(by delta: Int) {}
     public func handshakeFailed(reason: String) {}
+    public func bodyRefused(bytes: Int) {}
 }
 
 /// An observer that records nothing.

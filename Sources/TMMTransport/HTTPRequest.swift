@@ -12,11 +12,14 @@ public struct HTTPRequest: Sendable {
     public var remoteAddress: String
     /// When the last byte of the request arrived (monotonic nanoseconds, see `MonotonicClock`).
     public var receivedAt: UInt64
+    /// The client presented a certificate that verified against the server's client CA.
+    public var clientCertificateVerified: Bool
 
     public init(
         method: String, target: String, headers: [(name: String, value: String)] = [], body: ArraySlice<UInt8> = [],
-        remoteAddress: String = "", receivedAt: UInt64 = 0
+        remoteAddress: String = "", receivedAt: UInt64 = 0, clientCertificateVerified: Bool = false
     ) {
+        self.clientCertificateVerified = clientCertificateVerified
         self.method = method
         self.target = target
         self.headers = headers

@@ -37,9 +37,10 @@ public struct HTTPResponse: Sendable {
     }
 
     /// The head and body as bytes on the wire.
-    func serialize(keepAlive: Bool, into out: inout [UInt8]) {
+    /// Without `includeBody` (the answer to `HEAD`), the head alone, still announcing the body's length.
+    func serialize(keepAlive: Bool, includeBody: Bool = true, into out: inout [UInt8]) {
         serializeHead(framing: "Content-Length: \(body.count)\r\n", keepAlive: keepAlive, into: &out)
-        out.append(contentsOf: body)
+        if includeBody { out.append(contentsOf: body) }
     }
 
     /// The head of a streamed response: chunked framing instead of `Content-Length`.

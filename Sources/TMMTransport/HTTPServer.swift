@@ -17,6 +17,10 @@ public final class HTTPServer: Sendable {
     private let logger: Logger
     private let state = Mutex<State>(State())
     private let wakePipe: (read: Int32, write: Int32)
+    private let budget: RequestBodyBudget
+
+    /// Request-body bytes the server holds now (see `HTTPServerConfiguration.maxBufferedBytes`).
+    public var bufferedBodyBytes: Int { budget.held }
 
     private struct State {
         var threads: [OSThread] = []
@@ -43,10 +47,12 @@ public final class HTTPServer: Sendable {
             throw Listener.Failure(description: "pipe2(): \(String(cString: strerror(errno)))")
         }
         wakePipe = (fds[0], fds[1])
+        let budget = RequestBodyBudget(limit: configuration.maxBufferedBytes)
+        self.budget = budget
         loops = (0..<max(1, configuration.eventLoopCount)).map {
             EventLoop(
                 index: $0, configuration: configuration, handler: handler, observer: observer, contexts: tls,
-                logger: logger)
+                budget: budget, logger: logger)
         }
     }
 
@@ -55,6 +61,10 @@ public final class HTTPServer: Sendable {
         state.withLock { state in
             precondition(!state.started, "start() called twice")
             state.started = true
+            // Request bodies over 256 KiB come from mmap and go back to the system when freed, so the
+            // memory of a burst of large bodies is returned rather than kept in the heap (process-wide;
+            // the server is the process's reason to be).
+            _ = tmm_fix_mmap_threshold(256 * 1024)
             for (i, loop) in loops.enumerated() {
                 state.threads.append(startThread(name: "tmm-loop-\(i)") { loop.run() })
             }

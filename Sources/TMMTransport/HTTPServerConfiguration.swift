@@ -9,6 +9,12 @@ public struct HTTPServerConfiguration: Sendable {
     public var maxHeaderBytes: Int = 64 * 1024
     /// Body bytes; more is answered 413 (the same 7 MiB controller-runtime allows).
     public var maxBodyBytes: Int = 7 * 1024 * 1024
+    /// Request-body bytes the whole server holds at once (being received or handled). A body that does
+    /// not fit is answered 503 with `Retry-After` before it is read. Bodies over
+    /// `RequestBodyBudget.smallBodyBytes` may fill only three quarters of it, so admission reviews (tens
+    /// of kilobytes) still get through while large bodies hold the rest. Well inside the Deployment's
+    /// 512 MiB memory limit.
+    public var maxBufferedBytes: Int = 64 * 1024 * 1024
     /// Time allowed to finish the TLS handshake.
     public var handshakeTimeout: Duration = .seconds(10)
     /// Time allowed to send a request's head once its first byte arrived.

@@ -27,7 +27,7 @@ public final class TLSContext: @unchecked Sendable {
     deinit { SSL_CTX_free(pointer) }
 
     /// A server context from PEM bytes: a certificate (optionally followed by its chain) and its key
-    /// (RSA or ECDSA). With `clientCAPEM`, clients must present a certificate that chains to it.
+    /// (RSA or ECDSA). With `clientCAPEM`, a client certificate is asked for and, when presented, must chain to it.
     public static func server(
         certificateChainPEM: [UInt8],
         privateKeyPEM: [UInt8],
@@ -69,7 +69,10 @@ public final class TLSContext: @unchecked Sendable {
             for ca in cas where X509_STORE_add_cert(store, ca) != 1 {
                 throw TLSError(.clientCA, "cannot add a client CA certificate")
             }
-            SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nil)
+            // Ask for a client certificate and refuse the handshake when one is presented that does not
+            // verify; a client without one still connects, and the handler decides which paths need it
+            // (`HTTPRequest.clientCertificateVerified`): kubelet probes present none.
+            SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nil)
         }
 
         // Sessions resume only within this context (required when client certificates are verified).

@@ -104,6 +104,13 @@ final class TLSStream {
         return subjectString(cert)
     }
 
+    /// The peer presented a certificate and it verified against the context's CA.
+    var peerCertificateVerified: Bool {
+        guard let cert = SSL_get1_peer_certificate(ssl) else { return false }
+        X509_free(cert)
+        return SSL_get_verify_result(ssl) == X509_V_OK
+    }
+
     /// Why certificate verification failed, when it did.
     var verifyError: String? {
         let result = SSL_get_verify_result(ssl)

@@ -66,12 +66,14 @@ func memory() -> String {
 print("before sync: \(memory())")
 let config = KubeConfig(host: "127.0.0.1", port: port, certificateAuthorityPEM: ca.certificatePEM, token: "bench")
 let client = try KubeClient(config: config)
-let cache = ClusterCache(client: client, keptAnnotationKeys: ["emm-failure", PodAnnotator.writtenAtKey], logger: logger)
+let cache = WatchCache(
+    client: client, store: ClusterStore(keptAnnotationKeys: ["emm-failure", PodAnnotator.writtenAtKey], taintKeys: PolicyConfig.default.taintKeys),
+    logger: logger)
 let start = Date()
 cache.start()
 while !cache.isSynced { usleep(5_000) }
 let syncSeconds = Date().timeIntervalSince(start)
-let counts = cache.withState { state, _ in (state.nodeCount, state.podCount, state.budgetCount) }
+let counts = cache.withStore { store, _ in (store.cluster.nodeCount, store.cluster.podCount, store.cluster.budgetCount) }
 print(String(format: "initial sync: %.2f s for %d nodes, %d pods, %d budgets", syncSeconds, counts.0, counts.1, counts.2))
 print("after sync: \(memory())")
 

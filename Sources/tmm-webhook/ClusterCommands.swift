@@ -10,7 +10,7 @@ import TMMTransport
 /// Where `check`, `review`, `plan` and `status` get the cluster from: snapshot files (`--state`), or the
 /// live cluster (kubeconfig as kubectl finds it, or in-cluster) when none is given.
 struct ClusterOptions: ParsableArguments {
-    @Option(help: "Cluster state: kubectl get nodes,pods,pdb -A -o json output, or list bodies; repeatable (env TMM_STATE, comma-separated). Without it, the live cluster is read.")
+    @Option(help: "Cluster state: kubectl get nodes,pods,pdb,pv,pvc -A -o json output, or list bodies; repeatable (env TMM_STATE, comma-separated). Without it, the live cluster is read.")
     var state: [String] = []
 
     @Option(help: "Policy YAML (env TMM_CONFIG). Default: with --state, the defaults; live, the webhook's ConfigMap tmm-webhook-policy, else the defaults.")
@@ -62,7 +62,7 @@ struct ClusterOptions: ParsableArguments {
         do throws(KubeError) {
             return try LiveCluster(kubeconfig: kubeconfig, context: context, namespace: namespace)
         } catch {
-            throw WebhookServer.StartupError("\(error.message)\n(or give a snapshot: --state FILE, e.g. from kubectl get nodes,pods,pdb -A -o json)")
+            throw WebhookServer.StartupError("\(error.message)\n(or give a snapshot: --state FILE, e.g. from kubectl get nodes,pods,pdb,pv,pvc -A -o json)")
         }
     }
 
@@ -107,6 +107,20 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
     case text, json
 }
 
+/// `--level` of check and plan.
+enum LevelArgument: String, ExpressibleByArgument, CaseIterable {
+    case plannedDowntime = "planned-downtime", drain
+    case noExecute = "NoExecute"
+
+    var level: MaintenanceLevel {
+        switch self {
+        case .plannedDowntime: return .plannedDowntime
+        case .drain: return .drain
+        case .noExecute: return .evict
+        }
+    }
+}
+
 /// Runs `body`, turning startup errors and bad settings into exit code 2 with the message on standard error.
 func exitingOnError<T>(_ body: () throws -> T) throws -> T {
     do {
@@ -125,6 +139,9 @@ struct Check: ParsableCommand {
     @Argument(help: "The node to check.")
     var node: String
 
+    @Option(help: "The maintenance level asked for: planned-downtime (pods with a volume local to the node wait for it), drain (every pod must leave) or NoExecute (every pod is evicted at once; decided as drain).")
+    var level: LevelArgument = .plannedDowntime
+
     @OptionGroup var cluster: ClusterOptions
 
     @Option(name: [.customShort("o"), .long], help: "text or json.")
@@ -133,7 +150,8 @@ struct Check: ParsableCommand {
     func run() throws {
         let loaded = try exitingOnError { try cluster.load() }
         let pending = Set(loaded.pending.map(\.node))
-        let report = CheckReport.make(node: node, state: loaded.state, engine: PolicyEngine(config: loaded.config), pendingEntries: pending)
+        let report = CheckReport.make(
+            node: node, state: loaded.state, engine: PolicyEngine(config: loaded.config), pendingEntries: pending, level: level.level)
         print(output == .json ? report.json : report.text)
         if report.exitCode != 0 { throw ExitCode(report.exitCode) }
     }
@@ -175,12 +193,15 @@ struct Plan: ParsableCommand {
 
     @OptionGroup var cluster: ClusterOptions
 
+    @Option(help: "The maintenance level of every entry: planned-downtime, drain or NoExecute.")
+    var level: LevelArgument = .plannedDowntime
+
     @Option(name: [.customShort("o"), .long], help: "text or json.")
     var output: OutputFormat = .text
 
     func run() throws {
         let loaded = try exitingOnError { try cluster.load() }
-        let plan = RolloutPlan.make(state: loaded.state, engine: PolicyEngine(config: loaded.config))
+        let plan = RolloutPlan.make(state: loaded.state, engine: PolicyEngine(config: loaded.config), level: level.level)
         print(output == .json ? plan.json : plan.text)
     }
 }

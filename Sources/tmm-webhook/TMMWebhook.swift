@@ -102,6 +102,9 @@ struct Serve: ParsableCommand {
     @Option(help: "Largest request body, in bytes, 413 beyond (env TMM_MAX_BODY_BYTES; default 7340032).")
     var maxBodyBytes: String?
 
+    @Option(help: "Request-body bytes held at once across all connections; a body past it is answered 503 with Retry-After (env TMM_MAX_BUFFERED_BYTES; default 67108864).")
+    var maxBufferedBytes: String?
+
     @Option(help: "Time allowed for the TLS handshake and for a request's headers (env TMM_HANDSHAKE_TIMEOUT; default 10s).")
     var handshakeTimeout: String?
 
@@ -159,6 +162,14 @@ struct Serve: ParsableCommand {
         o.maxBodyBytes = try Setting.resolve(
             maxBodyBytes, flag: "--max-body-bytes", env: "TMM_MAX_BODY_BYTES", default: o.maxBodyBytes,
             Setting.integer(1024...(1 << 30), unit: "bytes"))
+        o.maxBufferedBytes = try Setting.resolve(
+            maxBufferedBytes, flag: "--max-buffered-bytes", env: "TMM_MAX_BUFFERED_BYTES", default: o.maxBufferedBytes,
+            Setting.integer(1024...(16 << 30), unit: "bytes"))
+        guard o.maxBufferedBytes >= o.maxBodyBytes else {
+            let origin = maxBufferedBytes != nil ? "--max-buffered-bytes" : "TMM_MAX_BUFFERED_BYTES"
+            throw Setting.BadValue(
+                origin: origin, value: String(o.maxBufferedBytes), expected: "at least the largest body (\(o.maxBodyBytes) bytes)")
+        }
         o.handshakeTimeout = try Setting.resolve(
             handshakeTimeout, flag: "--handshake-timeout", env: "TMM_HANDSHAKE_TIMEOUT", default: o.handshakeTimeout,
             Setting.duration(minimum: .milliseconds(1)))

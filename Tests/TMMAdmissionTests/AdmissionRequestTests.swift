@@ -125,3 +125,69 @@ func parse(_ bytes: [UInt8]) throws(AdmissionError) -> AdmissionRequest {
         #expect(decision.warnings[0].count <= 240)
     }
 }
+
+/// Duplicate members among the fields the webhook reads are refused: Go's decoder in the API server keeps
+/// the last copy, other parsers the first, so such a review could mean one thing here and another there.
+@Suite struct AdmissionDuplicateFieldTests {
+    static let request = #""uid":"u1","kind":{"group":"","kind":"Node"},"resource":{"resource":"nodes"},"operation":"UPDATE","name":"n1","userInfo":{"username":"admin"},"dryRun":false,"object":{"spec":{"taints":[]}},"oldObject":{"spec":{}}"#
+
+    static func review(_ request: String, top: String = "") -> [UInt8] {
+        Array(#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview",\#(top)"request":{\#(request)}}"#.utf8)
+    }
+
+    @Test func theBaseReviewIsAccepted() throws {
+        let parsed = try parse(Self.review(Self.request))
+        #expect(parsed.uid == "u1")
+        #expect(parsed.isNodeUpdate)
+    }
+
+    @Test(arguments: [
+        #""uid":"u2""#, #""operation":"CREATE""#, #""object":{"spec":{"taints":[{"key":"drain","value":"drain","effect":"NoSchedule"}]}}"#,
+        #""oldObject":null"#, #""kind":{"group":"","kind":"Pod"}"#, #""resource":{}"#, #""name":"n2""#,
+        #""dryRun":true"#, #""userInfo":{}"#, #""subResource":"status","subResource":"status""#,
+        // Escaped spellings of the same key are the same key.
+        #""\u0075id":"u3""#,
+    ])
+    func aDuplicatedRequestFieldIsRefused(extra: String) {
+        #expect(throws: AdmissionError.self) { try parse(Self.review(Self.request + "," + extra)) }
+    }
+
+    @Test(arguments: [
+        #""kind":{"group":"","kind":"Node","kind":"Pod"}"#,
+        #""resource":{"resource":"nodes","resource":"pods"}"#,
+        #""userInfo":{"username":"a","username":"b"}"#,
+        #""object":{"spec":{"taints":[]},"spec":{"taints":[]}}"#,
+        #""object":{"spec":{"taints":[],"taints":[]}}"#,
+    ])
+    func aDuplicatedNestedFieldIsRefused(field: String) {
+        var request = Self.request
+        let key = String(field.prefix { $0 != ":" })
+        // Replace the base's member of that name with the duplicated one.
+        let start = request.range(of: key + ":")!
+        var depth = 0
+        var end = start.upperBound
+        while end < request.endIndex {
+            let c = request[end]
+            if c == "{" || c == "[" { depth += 1 }
+            if c == "}" || c == "]" { depth -= 1 }
+            end = request.index(after: end)
+            if depth == 0 { break }
+        }
+        request.replaceSubrange(start.lowerBound..<end, with: field)
+        #expect(throws: AdmissionError.self) { try parse(Self.review(request)) }
+    }
+
+    @Test(arguments: [#""apiVersion":"admission.k8s.io/v1","#, #""kind":"AdmissionReview","#, #""request":null,"#])
+    func aDuplicatedTopLevelFieldIsRefused(top: String) {
+        #expect(throws: AdmissionError.self) { try parse(Self.review(Self.request, top: top)) }
+    }
+
+    /// Fields the webhook does not read may repeat (they are not its to judge), and invalid UTF-8 anywhere
+    /// is refused.
+    @Test func unreadFieldsMayRepeatButInvalidUTF8IsRefused() throws {
+        _ = try parse(Self.review(Self.request + #","options":{},"options":{}"#))
+        var bytes = Self.review(Self.request + #","note":"x""#)
+        bytes.insert(0xFF, at: bytes.count - 4)
+        #expect(throws: AdmissionError.self) { try parse(bytes) }
+    }
+}

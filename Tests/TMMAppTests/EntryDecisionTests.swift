@@ -24,6 +24,12 @@ func entryBody(node: String, uid: String, dryRun: Bool = false) throws -> [UInt8
     return Array(text.utf8)
 }
 
+/// The pipeline over an in-memory state, as `serve --state` builds it.
+func snapshotDecider(config: PolicyConfig, state: ClusterState?, unknownReason: String) -> EntryPipeline<MemoryBackend> {
+    let backend = MemoryBackend(state: state, unknownReason: unknownReason, taintKeys: config.taintKeys, logger: quietLogger())
+    return EntryPipeline(backend: backend, config: config, logger: quietLogger(), metrics: nil)
+}
+
 func quietLogger() -> Logger {
     var logger = Logger(label: "test")
     logger.logLevel = .critical
@@ -31,14 +37,14 @@ func quietLogger() -> Logger {
 }
 
 @Suite struct EntryDecisionTests {
-    func decide(_ decider: SnapshotEntryDecider, _ body: [UInt8]) throws -> AdmissionDecision {
+    func decide(_ decider: EntryPipeline<MemoryBackend>, _ body: [UInt8]) throws -> AdmissionDecision {
         let request = try body.withUnsafeBytes { try AdmissionRequest.parse($0) }
         let transition = Transition.classify(old: request.oldTaints, new: request.newTaints, taintKeys: ["drain"])
         return decider.decideNow(EntryRequest(request: request, transition: transition, deadline: .max))
     }
 
     @Test func admitsTheFirstEntryAndDeniesASecondWithAnnotations() throws {
-        let decider = SnapshotEntryDecider(config: .default, state: try fixtureState(), unknownReason: "", logger: quietLogger())
+        let decider = snapshotDecider(config: .default, state: try fixtureState(), unknownReason: "")
         let first = try decide(decider, try entryBody(node: "n2", uid: "u1"))
         #expect(first.allowed)
         // The same entry again (kube-apiserver retries): idempotent.
@@ -47,64 +53,65 @@ func quietLogger() -> Logger {
         let second = try decide(decider, try entryBody(node: "n3", uid: "u3"))
         #expect(!second.allowed)
         #expect(second.message?.hasPrefix("TooManyExistingFailures: ") == true, "\(second.message ?? "")")
-        let state = try #require(decider.snapshot)
+        let state = try #require(decider.backend.snapshot)
         #expect(state.annotation(namespace: "store", pod: "db-2", key: "emm-failure") == "TooManyExistingFailures")
         #expect(state.annotation(namespace: "store", pod: "db-1", key: "emm-failure") == nil)
     }
 
     @Test func exitClearsAnnotationsAndFreesTheSlot() throws {
-        let decider = SnapshotEntryDecider(config: .default, state: try fixtureState(), unknownReason: "", logger: quietLogger())
+        let decider = snapshotDecider(config: .default, state: try fixtureState(), unknownReason: "")
         #expect(try decide(decider, try entryBody(node: "n2", uid: "u1")).allowed)
         #expect(!(try decide(decider, try entryBody(node: "n3", uid: "u2")).allowed))
-        #expect(decider.snapshot?.annotation(namespace: "store", pod: "db-2", key: "emm-failure") != nil)
+        #expect(decider.backend.snapshot?.annotation(namespace: "store", pod: "db-2", key: "emm-failure") != nil)
         // n2 leaves maintenance.
         var exit = AdmissionRequest(apiVersion: "admission.k8s.io/v1", uid: "u3")
         exit.name = "n2"
         exit.oldTaints = [Taint(key: "drain", value: "planned-downtime", effect: "NoSchedule")]
-        decider.exitNow(exit)
+        decider.exitAnswered(exit)
+        decider.drain()
         // n3's entry is now admitted, and its pod's old failure annotation is removed.
         let again = try decide(decider, try entryBody(node: "n3", uid: "u4"))
         #expect(again.allowed, "\(again.message ?? "")")
-        #expect(decider.snapshot?.annotation(namespace: "store", pod: "db-2", key: "emm-failure") == nil)
+        #expect(decider.backend.snapshot?.annotation(namespace: "store", pod: "db-2", key: "emm-failure") == nil)
     }
 
     @Test func dryRunDecidesButChangesNothing() throws {
-        let decider = SnapshotEntryDecider(config: .default, state: try fixtureState(), unknownReason: "", logger: quietLogger())
+        let decider = snapshotDecider(config: .default, state: try fixtureState(), unknownReason: "")
         #expect(try decide(decider, try entryBody(node: "n2", uid: "u1", dryRun: true)).allowed)
         // Not recorded: another node may still enter.
         #expect(try decide(decider, try entryBody(node: "n3", uid: "u2")).allowed)
         let denied = try decide(decider, try entryBody(node: "n1", uid: "u3", dryRun: true))
         #expect(!denied.allowed)
-        #expect(decider.snapshot?.annotation(namespace: "store", pod: "db-0", key: "emm-failure") == nil)
+        #expect(decider.backend.snapshot?.annotation(namespace: "store", pod: "db-0", key: "emm-failure") == nil)
     }
 
     @Test(arguments: [(PolicyConfig.Mode.enforce, false, true), (.annotate, true, true), (.audit, true, false)])
     func modesChangeOnlyWhatIsDoneWithTheVerdict(mode: PolicyConfig.Mode, allowed: Bool, annotated: Bool) throws {
         var config = PolicyConfig.default
         config.mode = mode
-        let decider = SnapshotEntryDecider(config: config, state: try fixtureState(), unknownReason: "", logger: quietLogger())
+        let decider = snapshotDecider(config: config, state: try fixtureState(), unknownReason: "")
         _ = try decide(decider, try entryBody(node: "n2", uid: "u1"))
         let second = try decide(decider, try entryBody(node: "n3", uid: "u2"))
         #expect(second.allowed == allowed)
         if allowed { #expect(second.warnings.first?.contains("TooManyExistingFailures") == true) }
-        #expect((decider.snapshot?.annotation(namespace: "store", pod: "db-2", key: "emm-failure") != nil) == annotated)
+        #expect((decider.backend.snapshot?.annotation(namespace: "store", pod: "db-2", key: "emm-failure") != nil) == annotated)
     }
 
     @Test func noStateMeansGenericFailureUnlessFailOpen() throws {
-        let closed = SnapshotEntryDecider(config: .default, state: nil, unknownReason: "no state", logger: quietLogger())
+        let closed = snapshotDecider(config: .default, state: nil, unknownReason: "no state")
         let denied = try decide(closed, try entryBody(node: "n2", uid: "u1"))
         #expect(!denied.allowed)
         #expect(denied.message?.hasPrefix("GenericFailure: ") == true)
         var config = PolicyConfig.default
         config.failClosed = false
-        let open = SnapshotEntryDecider(config: config, state: nil, unknownReason: "no state", logger: quietLogger())
+        let open = snapshotDecider(config: config, state: nil, unknownReason: "no state")
         #expect(try decide(open, try entryBody(node: "n2", uid: "u1")).allowed)
     }
 
     /// Two entries for two nodes at the same moment over two connections, one slot: exactly one wins.
     @Test(arguments: 0..<10)
     func concurrentEntriesTakeTheLastSlotOnce(round: Int) throws {
-        let decider = SnapshotEntryDecider(config: .default, state: try fixtureState(), unknownReason: "", logger: quietLogger())
+        let decider = snapshotDecider(config: .default, state: try fixtureState(), unknownReason: "")
         let server = try WebhookTestServer(decider: decider)
         defer { server.stop() }
         let clients = [try server.connect(), try server.connect()].map(HTTPClientConnection.init)
@@ -135,8 +142,7 @@ func quietLogger() -> Logger {
     @Test func policyFileChangesApplyWithoutARestartAndBadOnesAreRefused() throws {
         let path = NSTemporaryDirectory() + "tmm-policy-\(UUID().uuidString).yaml"
         try "maxNodesInMaintenance: 1\n".write(toFile: path, atomically: true, encoding: .utf8)
-        let decider = SnapshotEntryDecider(
-            config: try loadPolicy(path), state: try fixtureState(), unknownReason: "", logger: quietLogger())
+        let decider = snapshotDecider(config: try loadPolicy(path), state: try fixtureState(), unknownReason: "")
         let metrics = WebhookMetrics()
         let rejections = Mutex<[String]>([])
         let reloader = PolicyReloader(

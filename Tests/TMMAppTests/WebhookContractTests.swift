@@ -214,7 +214,10 @@ import TMMTransport
         (["check", "worker-3"], 1, "TooManyExistingFailures"),
         (["check", "worker-5", "--output", "json"], 1, "\"reason\":\"NotEnoughResources\""),
         (["check", "no-such-node"], 1, "GenericFailure"),
+        (["check", "worker-4"], 0, "logs/loki-0 [cpu 500m, memory 1Gi] -> stays, waits for the node (local volume"),
+        (["check", "worker-4", "--level", "drain"], 1, "logs/loki-0: local volume local-pv-worker-4-nvme0"),
         (["plan"], 0, "wave 1"),
+        (["plan", "--level", "drain"], 0, "worker-4: NotEnoughResources"),
         (["review", "SAMPLES/enter-denied.json"], 0, "\"allowed\":false"),
         (["review", "SAMPLES/malformed.json"], 2, "has no uid"),
     ])

@@ -377,7 +377,7 @@ import TMMTransport
         #expect(rules.contains(.init(verb: "patch", group: "", resource: "pods", ownNamespaceOnly: false)))
         #expect(rules.filter { $0.ownNamespaceOnly }.map(\.resource) == ["leases", "leases", "leases"])
         #expect(!rules.contains { $0.verb == "delete" })
-        #expect(rules.count == 15)
+        #expect(rules.count == 21)
     }
 
     /// A raw GET on a fresh connection, to look at the wire.

@@ -144,7 +144,7 @@ private let rows: [EngineRow] = [
     EngineRow(name: "cordoned target is fine", state: "node n1 cordoned; node n2; pod app/p n1", expect: "allow"),
     EngineRow(name: "tainted target is fine", state: "node n1 taint=gpu=yes:NoSchedule; node n2; pod app/p n1 tol=gpu:Equal:yes:NoSchedule", expect: "allow"),
     EngineRow(name: "untolerated NoSchedule taint", state: "node n1; node n2 taint=gpu=yes:NoSchedule; pod app/p n1", expect: "NotEnoughResources",
-              contains: ["no other node matches its tolerations, nodeSelector and node affinity (1 candidate(s))"]),
+              contains: ["app/p: untolerated taint gpu=yes:NoSchedule on n2"]),
     EngineRow(name: "untolerated NoExecute taint", state: "node n1; node n2 taint=gpu=yes:NoExecute; pod app/p n1", expect: "NotEnoughResources"),
     EngineRow(name: "PreferNoSchedule does not repel", state: "node n1; node n2 taint=gpu=yes:PreferNoSchedule; pod app/p n1", expect: "allow"),
     EngineRow(name: "toleration Equal matches", state: "node n1; node n2 taint=gpu=yes:NoSchedule; pod app/p n1 tol=gpu:Equal:yes:NoSchedule", expect: "allow"),

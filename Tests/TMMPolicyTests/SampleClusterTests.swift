@@ -22,6 +22,21 @@ import Testing
         if !text.isEmpty { #expect(v.message.contains(text), "\(v.message)") }
     }
 
+    /// logs/loki-0 keeps its data on a local volume of worker-4: it waits for a planned downtime and
+    /// cannot drain.
+    @Test func worker4HoldsALocalVolume() throws {
+        let state = try Self.state()
+        let waits = PolicyEngine().decide(DecisionInput(node: "worker-4", transition: .enter(.plannedDowntime), state: .known(state)))
+        #expect(waits.allowed, "\(waits.message)")
+        #expect(waits.findings.placements.first { $0.pod.name == "loki-0" }?.waitsFor == "local volume local-pv-worker-4-nvme0 (claim logs/storage-loki-0)")
+        let drain = PolicyEngine().decide(DecisionInput(node: "worker-4", transition: .enter(.drain), state: .known(state)))
+        #expect(drain.reason == .notEnoughResources)
+        #expect(drain.relatedPods == [PodRef(namespace: "logs", name: "loki-0")])
+        #expect(drain.message.contains("logs/loki-0: local volume local-pv-worker-4-nvme0 (claim logs/storage-loki-0) is local to worker-4"))
+        let plan = RolloutPlan.make(state: state, engine: PolicyEngine(), level: .drain)
+        #expect(plan.blocked.map(\.node) == ["worker-2", "worker-3", "worker-4", "worker-5"])
+    }
+
     @Test func worker1LeavesDaemonSetMirrorAndFinishedPodsOut() throws {
         let v = PolicyEngine().decide(DecisionInput(node: "worker-1", transition: .enter(.drain), state: .known(try Self.state())))
         #expect(v.relatedPods.map(\.description) == ["kv/etcd-0", "shop/web-7c9d8f6b5-2xkqp"])

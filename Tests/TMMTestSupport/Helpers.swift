@@ -78,3 +78,15 @@ public let packageRoot: String = {
     }
     return FileManager.default.currentDirectoryPath
 }()
+
+/// Waits until `condition` holds or `timeout` seconds pass on the monotonic clock, checking every
+/// `interval` seconds; returns whether it held. The one way tests wait for something to happen.
+@discardableResult
+public func waitUntil(timeout: Double, interval: Double = 0.01, _ condition: () throws -> Bool) rethrows -> Bool {
+    let end = deadline(timeout)
+    while true {
+        if try condition() { return true }
+        if MonotonicClock.now() >= end { return false }
+        usleep(UInt32(interval * 1_000_000))
+    }
+}

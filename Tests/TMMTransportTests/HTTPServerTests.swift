@@ -189,7 +189,7 @@ import TMMTransport
         _ = try idle.readResponse(deadline: deadline(5))
         let busy = try server.client()
         try busy.send(method: "GET", target: "/slow", host: "x", deadline: deadline(5))
-        usleep(200_000)
+        #expect(waitUntil(timeout: 5) { server.observer.started.load(ordering: .relaxed) == 2 })
         let start = Date()
         let stopper = Thread { server.stop() }
         stopper.start()
@@ -199,7 +199,7 @@ import TMMTransport
         #expect(response.status == 200)
         #expect(response.bodyText == "slow done")
         #expect(response.header("Connection") == "close")
-        while stopper.isExecuting { usleep(10_000) }
+        #expect(waitUntil(timeout: 10) { !stopper.isExecuting })
         #expect(Date().timeIntervalSince(start) < 5)
         // The listener is closed.
         #expect(throws: TLSClientConnection.Failure.self) { _ = try server.client(timeout: 1) }
@@ -209,7 +209,7 @@ import TMMTransport
         let server = try TestServer { $0.shutdownGracePeriod = .milliseconds(300) }
         let busy = try server.client()
         try busy.send(method: "GET", target: "/slow", host: "x", deadline: deadline(5))
-        usleep(100_000)
+        #expect(waitUntil(timeout: 5) { server.observer.started.load(ordering: .relaxed) == 1 })
         let start = Date()
         server.stop()
         #expect(Date().timeIntervalSince(start) < 0.9)
@@ -288,8 +288,7 @@ import TMMTransport
         try FileManager.default.copyItem(atPath: second.certPath, toPath: first.certPath)
         try FileManager.default.removeItem(atPath: first.keyPath)
         try FileManager.default.copyItem(atPath: second.keyPath, toPath: first.keyPath)
-        let end = Date().addingTimeInterval(5)
-        while reloaded.load(ordering: .relaxed) == 0 && Date() < end { usleep(50_000) }
+        #expect(waitUntil(timeout: 5) { reloaded.load(ordering: .relaxed) > 0 })
         #expect(reloaded.load(ordering: .relaxed) == 1)
         #expect(source.current.certificateSubject == "/CN=second")
     }

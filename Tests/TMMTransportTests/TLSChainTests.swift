@@ -58,16 +58,17 @@ import Logging
         try process.run()
         defer { if process.isRunning { process.terminate() } }
         var first: HTTPClientConnection?
-        for _ in 0..<100 where first == nil {
-            usleep(50_000)
+        waitUntil(timeout: 10, interval: 0.05) {
             first = try? TestServerClient.connect(port: port, certificates: certificates)
+            return first != nil
         }
         let keeper = try #require(first)
         // Open far more connections than the server has descriptors for.
         var extra: [Int32] = []
         for _ in 0..<120 { if let fd = try? rawTCPConnect(port: port) { extra.append(fd) } }
         defer { extra.forEach { close($0) } }
-        usleep(500_000)
+        // Wait until the server holds every descriptor it may (48), then measure.
+        #expect(waitUntil(timeout: 5) { openDescriptors(process.processIdentifier) >= 47 })
         // CPU use over one second while exhausted: far below a spinning core.
         let before = cpuTicks(process.processIdentifier)
         sleep(1)
@@ -79,15 +80,16 @@ import Logging
         // Once descriptors are free again, new connections are served.
         extra.forEach { close($0) }
         extra = []
-        var served = false
-        for _ in 0..<50 where !served {
-            usleep(100_000)
-            if let c = try? TestServerClient.connect(port: port, certificates: certificates) {
-                try c.send(method: "GET", target: "/healthz", host: "x", deadline: deadline(5))
-                served = (try? c.readResponse(deadline: deadline(5)).status) == 200
-            }
+        let served = waitUntil(timeout: 5, interval: 0.1) {
+            guard let c = try? TestServerClient.connect(port: port, certificates: certificates) else { return false }
+            guard (try? c.send(method: "GET", target: "/healthz", host: "x", deadline: deadline(5))) != nil else { return false }
+            return (try? c.readResponse(deadline: deadline(5)).status) == 200
         }
         #expect(served)
+    }
+
+    func openDescriptors(_ pid: Int32) -> Int {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? 0
     }
 
     func cpuTicks(_ pid: Int32) -> Int {

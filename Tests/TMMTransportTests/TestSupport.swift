@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 import Testing
 import TMMTestSupport
 import TMMTransport
@@ -18,9 +19,18 @@ struct TestHandler: HTTPHandler {
     }
 }
 
+/// Counts what the server started and finished, so tests wait for it instead of sleeping.
+final class TestObserver: HTTPServerObserver {
+    let started = Atomic<Int>(0)
+    let open = Atomic<Int>(0)
+    func requestStarted(path: Substring) { started.add(1, ordering: .relaxed) }
+    func connectionsChanged(by delta: Int) { open.add(delta, ordering: .relaxed) }
+}
+
 /// A server on 127.0.0.1 with an ephemeral port, shut down by `stop()`.
 final class TestServer: @unchecked Sendable {
     let server: HTTPServer
+    let observer = TestObserver()
     let certificates: TestCertificates
     var port: Int { server.port }
 
@@ -38,7 +48,7 @@ final class TestServer: @unchecked Sendable {
         logger.logLevel = .critical
         server = try HTTPServer(
             configuration: configuration, tls: TLSContextSource(try self.certificates.serverContext(clientCA: clientCA)),
-            handler: handler, logger: logger)
+            handler: handler, observer: observer, logger: logger)
         server.start()
     }
 

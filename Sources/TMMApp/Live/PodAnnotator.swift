@@ -12,7 +12,7 @@ import TMMTransport
 public struct PodAnnotator: Sendable {
     public let client: KubeClient
     /// How many patches are in flight at once.
-    public var parallelism = 8
+    public var parallelism = 16
 
     public init(client: KubeClient) { self.client = client }
     public static let writtenAtKey = "tmm-webhook.io/emm-failure-at"

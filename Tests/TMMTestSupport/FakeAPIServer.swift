@@ -1,18 +1,17 @@
-import TMMTestSupport
 import CZlib
-import Foundation
+public import Foundation
 import Logging
 import Synchronization
-import TMMJSON
-import TMMKube
-import TMMTransport
+public import TMMJSON
+public import TMMKube
+public import TMMTransport
 
 /// An API server in the test process, over TLS on 127.0.0.1, speaking the wire format recorded from
 /// kube-apiserver v1.21 (see `Fixtures/README.md`): paged lists, chunked watch streams, merge patches,
 /// conditional PUTs, creates, and `Status` bodies shaped byte for byte like the real ones.
-final class FakeAPIServer: Sendable {
+public final class FakeAPIServer: Sendable {
     /// One step of a scripted watch stream.
-    enum WatchStep: Sendable {
+    public enum WatchStep: Sendable {
         /// One event line (with its newline), sent as one chunk.
         case event([UInt8])
         /// Wait before the next step.
@@ -22,24 +21,24 @@ final class FakeAPIServer: Sendable {
     }
 
     /// A request as received.
-    struct Recorded: Sendable {
-        var method: String
-        var target: String
-        var authorization: String?
-        var acceptEncoding: String?
-        var contentType: String?
+    public struct Recorded: Sendable {
+        public var method: String
+        public var target: String
+        public var authorization: String?
+        public var acceptEncoding: String?
+        public var contentType: String?
     }
 
-    let api: API
-    let server: HTTPServer
-    let certificates: TestCertificates
-    var port: Int { server.port }
+    public let api: API
+    public let server: HTTPServer
+    public let certificates: TestCertificates
+    public var port: Int { server.port }
 
     /// With `clientCertificates`, TLS requires a client certificate signed by `certificates.ca`.
-    init(token: String? = "good-token", clientCertificates: Bool = false) throws {
+    public init(token: String? = "good-token", clientCertificates: Bool = false) throws {
         signal(SIGPIPE, SIG_IGN)
         certificates = try TestCertificates()
-        api = API(validToken: token)
+        api = API(validToken: token, requireClientCertificate: clientCertificates)
         var configuration = HTTPServerConfiguration(host: "127.0.0.1", port: 0)
         configuration.eventLoopCount = 2
         configuration.shutdownGracePeriod = .milliseconds(200)
@@ -54,13 +53,13 @@ final class FakeAPIServer: Sendable {
         server.start()
     }
 
-    func stop() {
+    public func stop() {
         api.markStopped()
         server.shutdown()
     }
 
     /// A configuration that trusts this server's CA, with a fixed token (or a token file).
-    func config(token: String? = "good-token", tokenFile: String? = nil) -> KubeConfig {
+    public func config(token: String? = "good-token", tokenFile: String? = nil) -> KubeConfig {
         KubeConfig(
             host: "127.0.0.1", port: port, certificateAuthorityPEM: certificates.ca.certificatePEM,
             token: tokenFile == nil ? token : nil, tokenFile: tokenFile)
@@ -68,7 +67,7 @@ final class FakeAPIServer: Sendable {
 
     /// A kubeconfig whose cluster `fake` is this server (trusting its CA), with the given `users:` and
     /// `contexts:` entries (YAML list items, indented by nothing).
-    func kubeconfig(serverPath: String = "", users: String, contexts: String, current: String) -> String {
+    public func kubeconfig(serverPath: String = "", users: String, contexts: String, current: String) -> String {
         """
         apiVersion: v1
         kind: Config
@@ -84,7 +83,7 @@ final class FakeAPIServer: Sendable {
     }
 
     /// The handler and its state.
-    final class API: HTTPHandler, HTTPServerObserver {
+    public final class API: HTTPHandler, HTTPServerObserver {
         struct State {
             var objects: [String: JSON] = [:]
             var resourceVersion = 300
@@ -101,29 +100,36 @@ final class FakeAPIServer: Sendable {
 
         let state: Mutex<State>
 
-        init(validToken: String?) { state = Mutex(State(validToken: validToken)) }
+        /// Like kube-apiserver with `--client-ca-file` and no token for the caller: a request without a
+        /// verified client certificate is unauthenticated (401).
+        let requireClientCertificate: Bool
+
+        public init(validToken: String?, requireClientCertificate: Bool = false) {
+            state = Mutex(State(validToken: validToken))
+            self.requireClientCertificate = requireClientCertificate
+        }
 
         // MARK: Test controls
 
-        func rotateToken(to token: String?) { state.withLock { $0.validToken = token } }
-        func setDelay(seconds: Double) { state.withLock { $0.delay = seconds } }
-        func setGzip(_ on: Bool) { state.withLock { $0.gzip = on } }
-        func setWatchScript(_ steps: [WatchStep]) { state.withLock { $0.watchScript = steps } }
+        public func rotateToken(to token: String?) { state.withLock { $0.validToken = token } }
+        public func setDelay(seconds: Double) { state.withLock { $0.delay = seconds } }
+        public func setGzip(_ on: Bool) { state.withLock { $0.gzip = on } }
+        public func setWatchScript(_ steps: [WatchStep]) { state.withLock { $0.watchScript = steps } }
         /// Ends scripted pauses (the server is going away).
-        func markStopped() { state.withLock { $0.stopped = true } }
-        var isStopped: Bool { state.withLock { $0.stopped } }
+        public func markStopped() { state.withLock { $0.stopped = true } }
+        public var isStopped: Bool { state.withLock { $0.stopped } }
         /// Queues scripts for the next watches of `path` (e.g. `/api/v1/pods`), used once each in order.
-        func queueWatchScripts(_ scripts: [[WatchStep]], for path: String) { state.withLock { $0.pathScripts[path, default: []] += scripts } }
-        var requests: [Recorded] { state.withLock { $0.requests } }
-        var connectionsAccepted: Int { state.withLock { $0.connectionsAccepted } }
-        func object(_ path: String) -> JSON? { state.withLock { $0.objects[path] } }
+        public func queueWatchScripts(_ scripts: [[WatchStep]], for path: String) { state.withLock { $0.pathScripts[path, default: []] += scripts } }
+        public var requests: [Recorded] { state.withLock { $0.requests } }
+        public var connectionsAccepted: Int { state.withLock { $0.connectionsAccepted } }
+        public func object(_ path: String) -> JSON? { state.withLock { $0.objects[path] } }
         /// The objects stored under a collection path.
-        func objects(under collection: String) -> [JSON] {
+        public func objects(under collection: String) -> [JSON] {
             state.withLock { $0.objects.filter { $0.key.hasPrefix(collection + "/") }.map(\.value) }
         }
 
         /// Stores every item of a fixture list under its object path.
-        func seed(fixture: String, collection: String) throws {
+        public func seed(fixture: String, collection: String) throws {
             let list = try JSON.parse(Array(try fixtureData(fixture)))
             for item in list["items"]?.array ?? [] {
                 let name = item.value(at: "metadata", "name")?.string ?? ""
@@ -140,13 +146,13 @@ final class FakeAPIServer: Sendable {
 
         // MARK: HTTPServerObserver
 
-        func connectionsChanged(by delta: Int) {
+        public func connectionsChanged(by delta: Int) {
             if delta > 0 { state.withLock { $0.connectionsAccepted += 1 } }
         }
 
         // MARK: HTTPHandler
 
-        func handle(_ request: HTTPRequest, responder: HTTPResponder) {
+        public func handle(_ request: HTTPRequest, responder: HTTPResponder) {
             let delay = state.withLock { state in
                 state.requests.append(
                     Recorded(
@@ -163,7 +169,11 @@ final class FakeAPIServer: Sendable {
 
         private func answer(_ request: HTTPRequest, _ responder: HTTPResponder) {
             let (valid, gzip) = state.withLock { ($0.validToken, $0.gzip) }
-            if let valid, request.header("Authorization") != "Bearer \(valid)" {
+            // Authenticated by a verified client certificate (when asked for one) or by the valid token.
+            let authenticated =
+                requireClientCertificate && request.clientCertificateVerified
+                || valid.map { request.header("Authorization") == "Bearer \($0)" } ?? !requireClientCertificate
+            if !authenticated {
                 responder.respond(.json(401, Array(try! fixtureData("status-401.json"))))
                 return
             }
@@ -213,7 +223,7 @@ final class FakeAPIServer: Sendable {
             }
             if let object { return .json(200, Array(object.serialized.utf8)) }
             // A collection with no members is an empty list, as on the real server; anything else is 404.
-            let collections: Set<String> = ["pods", "nodes", "poddisruptionbudgets", "leases", "events"]
+            let collections: Set<String> = ["pods", "nodes", "poddisruptionbudgets", "persistentvolumes", "persistentvolumeclaims", "leases", "events"]
             guard !members.isEmpty || collections.contains(String(path.split(separator: "/").last ?? "")) else {
                 return .json(404, Self.notFound(path))
             }
@@ -362,7 +372,7 @@ final class FakeAPIServer: Sendable {
         // MARK: Wire shapes
 
         /// A `Status` body laid out exactly as kube-apiserver v1.21 writes one (see `status-404.json`).
-        static func status(_ code: Int, _ reason: String, _ message: String, details: (name: String, group: String, kind: String)? = nil) -> [UInt8] {
+        public static func status(_ code: Int, _ reason: String, _ message: String, details: (name: String, group: String, kind: String)? = nil) -> [UInt8] {
             var text = "{\n  \"kind\": \"Status\",\n  \"apiVersion\": \"v1\",\n  \"metadata\": {\n    \n  },\n"
             text += "  \"status\": \"Failure\",\n  \"message\": \(JSON.string(message).serialized),\n  \"reason\": \"\(reason)\",\n"
             if let details {
@@ -374,7 +384,7 @@ final class FakeAPIServer: Sendable {
             return Array(text.utf8)
         }
 
-        static func notFound(_ path: String) -> [UInt8] {
+        public static func notFound(_ path: String) -> [UInt8] {
             let parts = path.split(separator: "/")
             let name = String(parts.last ?? "")
             let (resource, group) = resourceAndGroup(parts.dropLast().joined(separator: "/"))
@@ -422,7 +432,7 @@ final class FakeAPIServer: Sendable {
 }
 
 /// The bytes of a fixture file.
-func fixtureData(_ name: String) throws -> Data {
+public func fixtureData(_ name: String) throws -> Data {
     guard let url = Bundle.module.url(forResource: "Fixtures/\(name)", withExtension: nil) else {
         throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: name])
     }
@@ -430,13 +440,13 @@ func fixtureData(_ name: String) throws -> Data {
 }
 
 /// The lines of a `.stream` fixture, each with its newline.
-func watchLines(_ name: String) -> [[UInt8]] {
+public func watchLines(_ name: String) -> [[UInt8]] {
     let data = Array(try! fixtureData(name))
     return data.split(separator: 0x0A).map { Array($0) + [0x0A] }
 }
 
 /// gzip-compresses `bytes` with zlib (what the API server does for large answers).
-func gzipCompress(_ bytes: [UInt8]) -> [UInt8] {
+public func gzipCompress(_ bytes: [UInt8]) -> [UInt8] {
     var stream = z_stream()
     precondition(tmm_deflateInit2(&stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) == Z_OK)
     defer { deflateEnd(&stream) }

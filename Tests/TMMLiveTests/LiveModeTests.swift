@@ -19,24 +19,28 @@ import TMMTransport
         return logger
     }
 
-    /// A decider on its own client and cache, synced with the fake server.
-    static func replica(_ fake: FakeAPIServer, name: String = "replica-a", settings: (inout LiveEntryDecider.Settings) -> Void = { _ in })
-        throws -> LiveEntryDecider
-    {
+    /// One replica: the pipeline over the API server's backend, its cache synced with the fake server.
+    struct Replica {
+        var backend: LiveBackend
+        var pipeline: EntryPipeline<LiveBackend>
+        var cache: WatchCache<ClusterStore> { backend.cache }
+        func decideNow(_ entry: EntryRequest) -> AdmissionDecision { pipeline.decideNow(entry) }
+        func stop() { backend.cache.stop() }
+    }
+
+    static func replica(_ fake: FakeAPIServer, name: String = "replica-a") throws -> Replica {
         let client = try KubeClient(config: fake.config())
-        let cache = ClusterCache(
-            client: client, keptAnnotationKeys: ["emm-failure", PodAnnotator.writtenAtKey], logger: quiet(), pageSize: 2,
-            watchTimeoutSeconds: 60)
-        var s = LiveEntryDecider.Settings()
+        var s = LiveBackend.Settings()
         s.namespace = "tmm-system"
         s.podName = name
-        settings(&s)
-        let decider = LiveEntryDecider(cache: cache, config: .default, settings: s, logger: quiet(), metrics: nil)
-        cache.start()
-        let end = Date().addingTimeInterval(10)
-        while !cache.isSynced && Date() < end { usleep(10_000) }
-        try #require(cache.isSynced, "the cache did not sync: \(cache.syncDescription)")
-        return decider
+        var cacheSettings = WatchCache<ClusterStore>.Settings()
+        cacheSettings.pageSize = 2
+        cacheSettings.watchTimeoutSeconds = 60
+        let backend = LiveBackend(client: client, config: .default, settings: s, cacheSettings: cacheSettings, logger: quiet())
+        let pipeline = EntryPipeline(backend: backend, config: .default, logger: quiet(), metrics: nil)
+        backend.cache.start()
+        try waitUntil("the cache syncs (\(backend.cache.syncDescription))", timeout: 10) { backend.cache.isSynced }
+        return Replica(backend: backend, pipeline: pipeline)
     }
 
     static func fake() throws -> FakeAPIServer {
@@ -60,11 +64,26 @@ import TMMTransport
         fake.api.object("/api/v1/namespaces/store/pods/\(pod)")?.value(at: "metadata", "annotations")?["emm-failure"]?.string
     }
 
-    static func leaseEntries(_ fake: FakeAPIServer) -> [String: Int64] {
+    static func leaseEntries(_ fake: FakeAPIServer) -> [String: EntryLedger.Entry] {
         guard let lease = fake.api.object("/apis/coordination.k8s.io/v1/namespaces/tmm-system/leases/tmm-webhook-entries") else {
             return [:]
         }
-        return EntryLedger.entries(of: lease, now: 0)
+        return EntryLedger.entries(of: lease)
+    }
+
+    /// A watch event for node `name` with `taints`, at `resourceVersion`, applied to the replica's cache
+    /// as its watch would, and the resulting transitions handed on.
+    static func watchShows(_ replica: Replica, node name: String, tainted: Bool, resourceVersion: Int) throws {
+        let taints: JSON = tainted ? [["key": "drain", "value": "planned-downtime", "effect": "NoSchedule"]] : []
+        let node: JSON = [
+            "kind": "Node", "apiVersion": "v1",
+            "metadata": ["name": .string(name), "resourceVersion": .string(String(resourceVersion)), "labels": ["kubernetes.io/hostname": .string(name)]],
+            "spec": ["taints": taints],
+            "status": ["conditions": [["type": "Ready", "status": "True"]], "allocatable": ["cpu": "4", "memory": "8Gi", "pods": "110"]],
+        ]
+        try replica.cache.withStore { store, _ in try store.apply(.nodes, event: KubeWatchEvent(type: .modified, object: node)) }
+        replica.backend.deliverTransitions()
+        replica.pipeline.drain()
     }
 
     @Test func syncsThroughPagedListsAndAdmitsAnEntryRecordingItInTheLease() throws {
@@ -72,15 +91,21 @@ import TMMTransport
         defer { fake.stop() }
         let decider = try Self.replica(fake)
         defer { decider.cache.stop() }
-        let counts = decider.cache.withState { state, _ in (state.nodeCount, state.podCount, state.budgetCount) }
+        let counts = decider.cache.withStore { store, _ in (store.cluster.nodeCount, store.cluster.podCount, store.cluster.budgetCount) }
         #expect(counts == (3, 3, 1))
         #expect(fake.api.requests.contains { $0.target.contains("/api/v1/pods?limit=2&continue=") }, "pods were listed in pages")
 
         let first = decider.decideNow(Self.entry("n2", uid: "u1"))
         #expect(first.allowed, "\(first.message ?? "")")
-        #expect(Self.leaseEntries(fake)["n2"] != nil)
-        usleep(500_000)  // Events are posted in the background
-        #expect(fake.api.requests.contains { $0.method == "POST" && $0.target == "/api/v1/namespaces/default/events" })
+        let recorded = try #require(Self.leaseEntries(fake)["n2"])
+        let nodeVersion = decider.cache.withStore { store, _ in store.version(ofNode: "n2") }
+        #expect(recorded.resourceVersion == nodeVersion && nodeVersion > 0, "the node's version when admitted")
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        #expect(recorded.expires > now && recorded.expires <= now + 11_000, "the request's 5 s deadline plus the margin")
+        // Events are posted in the background.
+        try waitUntil("the Event", timeout: 5) {
+            fake.api.requests.contains { $0.method == "POST" && $0.target == "/api/v1/namespaces/default/events" }
+        }
         let event = fake.api.objects(under: "/api/v1/namespaces/default/events").first
         #expect(event?["reason"]?.string == "MaintenanceAdmitted")
         #expect(event?["type"]?.string == "Normal")
@@ -105,16 +130,53 @@ import TMMTransport
         let patches = fake.api.requests.filter { $0.method == "PATCH" }
         #expect(patches.allSatisfy { $0.contentType == "application/merge-patch+json" })
 
-        // n2 leaves maintenance: its entry leaves the Lease only by expiry, so give n3 a fresh ledger.
-        try clearLease(fake)
+        // A request claiming n3 left maintenance proves nothing: the annotation stays.
         var exit = AdmissionRequest(apiVersion: "admission.k8s.io/v1", uid: "u3")
-        exit.name = "n2"
-        let done = DispatchSemaphore(value: 0)
-        decider.exited(exit, deadline: deadline(5)) { done.signal() }
-        done.wait()
+        exit.name = "n3"
+        decider.pipeline.exitAnswered(exit)
+        decider.pipeline.drain()
+        #expect(Self.annotation(fake, pod: "db-2") == "TooManyExistingFailures", "a forged exit removes nothing")
+
+        // The watch shows n2 enter and then leave: its pending entry is resolved, the slot is free again.
+        try Self.watchShows(decider, node: "n2", tainted: true, resourceVersion: 1001)
+        try Self.watchShows(decider, node: "n2", tainted: false, resourceVersion: 1002)
         let again = decider.decideNow(Self.entry("n3", uid: "u4"))
-        #expect(again.allowed, "\(again.message ?? "")")
-        #expect(Self.annotation(fake, pod: "db-2") == nil, "the old failure on n3's pod is removed when its entry is admitted")
+        #expect(again.allowed, "rolling maintenance: n3 right after n2 left: \(again.message ?? "")")
+        // The old failure on n3's pod goes only when the watch shows n3 actually enter.
+        #expect(Self.annotation(fake, pod: "db-2") == "TooManyExistingFailures")
+        try Self.watchShows(decider, node: "n3", tainted: true, resourceVersion: 1003)
+        #expect(Self.annotation(fake, pod: "db-2") == nil, "the old failure on n3's pod is removed once its admitted entry shows")
+    }
+
+    /// A node seen leaving maintenance loses its pods' failure annotations, whatever requests said.
+    @Test func theWatchShowingAnExitClearsTheAnnotations() throws {
+        let fake = try Self.fake()
+        defer { fake.stop() }
+        let decider = try Self.replica(fake)
+        defer { decider.stop() }
+        try Self.watchShows(decider, node: "n3", tainted: true, resourceVersion: 1001)
+        // A denial's annotation, as the pipeline writes it (the API server and the cache both show it).
+        let pod = PodRef(namespace: "store", name: "db-2")
+        #expect(decider.backend.annotate([pod], key: "emm-failure", value: "TooManyExistingFailures", deadline: deadline(5)).patched == 1)
+        #expect(Self.annotation(fake, pod: "db-2") == "TooManyExistingFailures")
+        try Self.watchShows(decider, node: "n3", tainted: false, resourceVersion: 1002)
+        #expect(Self.annotation(fake, pod: "db-2") == nil)
+    }
+
+    /// A forged admitted entry for a node that never enters holds its slot only until its deadline and margin.
+    @Test func anAdmittedEntryThatNeverShowsStopsCountingAfterItsDeadline() throws {
+        let fake = try Self.fake()
+        defer { fake.stop() }
+        let decider = try Self.replica(fake)
+        defer { decider.stop() }
+        #expect(decider.decideNow(Self.entry("n2", uid: "u1", deadline: 1)).allowed)
+        #expect(!decider.decideNow(Self.entry("n3", uid: "u2")).allowed, "n2 is pending")
+        let expires = try #require(Self.leaseEntries(fake)["n2"]).expires
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        #expect(expires <= now + 1_000 + 5_500, "bounded by the request's deadline plus 5 s")
+        // The cluster shows n2 updated after the admission without the taint: the entry was dropped.
+        try Self.watchShows(decider, node: "n2", tainted: false, resourceVersion: 2000)
+        #expect(decider.decideNow(Self.entry("n3", uid: "u3")).allowed)
     }
 
     @Test func dryRunsReadButWriteNothing() throws {
@@ -125,10 +187,13 @@ import TMMTransport
         #expect(decider.decideNow(Self.entry("n2", uid: "u1", dryRun: true)).allowed)
         #expect(Self.leaseEntries(fake).isEmpty)
         #expect(decider.decideNow(Self.entry("n2", uid: "u2")).allowed)
-        usleep(500_000)  // the admitted entry's Event is posted in the background
+        // The admitted entry's Event is posted in the background.
+        try waitUntil("the admitted entry's Event", timeout: 5) {
+            fake.api.requests.contains { $0.method == "POST" && $0.target.hasSuffix("/events") }
+        }
         let writes = fake.api.requests.count { $0.method != "GET" }
         #expect(!decider.decideNow(Self.entry("n3", uid: "u3", dryRun: true)).allowed)
-        usleep(500_000)
+        decider.pipeline.drain()
         #expect(fake.api.requests.count { $0.method != "GET" } == writes, "a dry run patches, creates and updates nothing")
         #expect(Self.annotation(fake, pod: "db-2") == nil)
     }
@@ -187,12 +252,12 @@ import TMMTransport
         for (pod, at) in [("db-0", old), ("db-1", recent)] {
             try annotate(fake, pod: pod, value: "TooManyExistingFailures", at: at)
         }
-        let decider = try Self.replica(fake) { $0.annotationGrace = .seconds(600) }
+        let decider = try Self.replica(fake)
         defer { decider.cache.stop() }
-        #expect(decider.reconcile() == 1)
+        #expect(decider.pipeline.reconcile(grace: .seconds(600)) == 1)
         #expect(Self.annotation(fake, pod: "db-0") == nil)
         #expect(Self.annotation(fake, pod: "db-1") == "TooManyExistingFailures", "younger than the grace period: kept")
-        #expect(decider.reconcile() == 0)
+        #expect(decider.pipeline.reconcile(grace: .seconds(600)) == 0)
     }
 
     func clearLease(_ fake: FakeAPIServer) throws {
@@ -217,7 +282,7 @@ import TMMTransport
         let decider = try Self.replica(fake)
         defer { decider.cache.stop() }
         let certificates = try TestCertificates()
-        let handler = WebhookHandler(reviewer: AdmissionReviewer(decider: decider, logger: Self.quiet()), readiness: Readiness())
+        let handler = WebhookHandler(reviewer: AdmissionReviewer(decider: decider.pipeline, logger: Self.quiet()), readiness: Readiness())
         var configuration = HTTPServerConfiguration(host: "127.0.0.1", port: 0)
         configuration.eventLoopCount = 1
         let server = try HTTPServer(
@@ -251,8 +316,8 @@ import TMMTransport
         defer { fake.stop() }
         let decider = try Self.replica(fake)
         defer { decider.cache.stop() }
-        decider.policyRejected("line 2: maxNodesInMaintenance: not an integer", configMap: "tmm-webhook-policy")
-        usleep(500_000)
+        decider.backend.policyRejected("line 2: maxNodesInMaintenance: not an integer", configMap: "tmm-webhook-policy")
+        try waitUntil("the Event", timeout: 5) { !fake.api.objects(under: "/api/v1/namespaces/tmm-system/events").isEmpty }
         let event = fake.api.objects(under: "/api/v1/namespaces/tmm-system/events").first
         #expect(event?["reason"]?.string == "PolicyRejected")
         #expect(event?["type"]?.string == "Warning")

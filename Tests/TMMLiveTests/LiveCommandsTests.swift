@@ -29,7 +29,7 @@ import TMMKube
         var client: KubeClient { get throws { try KubeClient(config: fake.config()) } }
     }
 
-    static let fixtures = packageRoot + "/Tests/TMMKubeTests/Fixtures/"
+    static let fixtures = packageRoot + "/Tests/TMMTestSupport/Fixtures/"
     static let dump = ["list-nodes.json", "list-pods.json", "list-pdbs.json"].flatMap { ["--state", fixtures + $0] }
 
     /// Runs the binary (or `command`) with `environment` added, and returns its exit status, standard

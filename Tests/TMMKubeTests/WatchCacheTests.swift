@@ -2,20 +2,62 @@ import TMMTestSupport
 import Foundation
 import Logging
 import Testing
-@testable import TMMApp
 import TMMJSON
 import TMMKube
-import TMMPolicy
 import TMMTransport
 
+/// A store that keeps each object's name and bytes: enough to see what the cache did, with no policy.
+struct NamesStore: WatchCacheStore {
+    enum Resource: String, WatchedResource {
+        case nodes, pods, poddisruptionbudgets
+        var name: String { rawValue }
+        var path: String {
+            switch self {
+            case .nodes: "/api/v1/nodes"
+            case .pods: "/api/v1/pods"
+            case .poddisruptionbudgets: "/apis/policy/v1/poddisruptionbudgets"
+            }
+        }
+    }
+
+    var objects: [Resource: [String: [UInt8]]] = [:]
+    private var listed: Set<String> = []
+
+    func count(_ resource: Resource) -> Int { objects[resource]?.count ?? 0 }
+    func has(_ resource: Resource, _ key: String) -> Bool { objects[resource]?[key] != nil }
+
+    mutating func beginList(_ resource: Resource) { listed = [] }
+
+    mutating func mergeListPage(_ resource: Resource, page: [UInt8]) throws(KubeError) {
+        for item in try KubeList.itemMetadata(page) {
+            let key = item.namespace.isEmpty ? item.name : "\(item.namespace)/\(item.name)"
+            objects[resource, default: [:]][key] = []
+            listed.insert(key)
+        }
+    }
+
+    mutating func endList(_ resource: Resource) -> (objects: Int, removed: Int) {
+        let gone = (objects[resource] ?? [:]).keys.filter { !listed.contains($0) }
+        for key in gone { objects[resource]?[key] = nil }
+        return (listed.count, gone.count)
+    }
+
+    mutating func apply(_ resource: Resource, event: KubeWatchEvent) throws(KubeError) {
+        let key = event.namespace.isEmpty ? event.name : "\(event.namespace)/\(event.name)"
+        objects[resource, default: [:]][key] = event.type == .deleted ? nil : event.objectBytes
+    }
+}
+
 /// The watch cache against the fake API server's real wire format.
-@Suite(.serialized) struct ClusterCacheTests {
-    func cache(_ fake: FakeAPIServer, maxQuiet: Duration = .seconds(150)) throws -> ClusterCache {
+@Suite(.serialized) struct WatchCacheTests {
+    func cache(_ fake: FakeAPIServer, maxQuiet: Duration = .seconds(150)) throws -> WatchCache<NamesStore> {
         var logger = Logger(label: "test")
         logger.logLevel = .critical
-        let cache = ClusterCache(
-            client: try KubeClient(config: fake.config()), keptAnnotationKeys: ["emm-failure"], logger: logger, pageSize: 2,
-            watchTimeoutSeconds: 60, maxQuiet: maxQuiet)
+        var settings = WatchCache<NamesStore>.Settings()
+        settings.pageSize = 2
+        settings.watchTimeoutSeconds = 60
+        settings.maxQuiet = maxQuiet
+        let cache = WatchCache(client: try KubeClient(config: fake.config()), store: NamesStore(), settings: settings, logger: logger)
         cache.start()
         return cache
     }
@@ -55,13 +97,14 @@ import TMMTransport
         let cache = try cache(fake)
         defer { cache.stop() }
         try waitFor("the events") {
-            cache.withState { state, status in
-                state.pod(namespace: "store", name: "db-9") != nil && state.pod(namespace: "store", name: "db-0") == nil
-                    && status[.pods]!.resourceVersion == "999"
+            cache.withStore { store, status in
+                store.has(.pods, "store/db-9") && !store.has(.pods, "store/db-0") && status[.pods]!.resourceVersion == "999"
             }
         }
-        #expect(cache.withState { state, _ in state.podCount } == 3)
-        #expect(cache.withState { state, _ in state.pods(onNode: "n1").map(\.name) }.contains("db-9"))
+        #expect(cache.withStore { store, _ in store.count(.pods) } == 3)
+        // The event's object is kept verbatim: decoded once, by the store.
+        let bytes = cache.withStore { store, _ in store.objects[.pods]?["store/db-9"] } ?? []
+        #expect((try? JSON.parse(bytes))?.value(at: "metadata", "name")?.string == "db-9")
     }
 
     @Test func relistsAfterA410AndResumesAfterACutStream() throws {
@@ -79,10 +122,10 @@ import TMMTransport
         // The cut stream resumed from the list's resourceVersion without listing again.
         #expect(requests("/apis/policy/v1/poddisruptionbudgets?limit=").count == 1)
         let watches = requests("/apis/policy/v1/poddisruptionbudgets?watch")
-        let version = cache.withState { _, status in status[.poddisruptionbudgets]!.resourceVersion }
+        let version = cache.status[.poddisruptionbudgets]!.resourceVersion
         #expect(watches.last?.contains("resourceVersion=\(version)") == true, "\(watches)")
         try waitFor("sync") { cache.isSynced }
-        #expect(cache.withState { state, _ in state.nodeCount } == 3)
+        #expect(cache.withStore { store, _ in store.count(.nodes) } == 3)
     }
 
     @Test func notReadyUntilSyncedAndStaleWhenTheAPIServerIsAhead() throws {
@@ -99,7 +142,7 @@ import TMMTransport
         #expect(cache.waitUntilFresh(resourceVersion: 10_000, wait: .seconds(1)) == nil)
         // Without a watch (the server is gone), a cache behind the API server is stale.
         fake.stop()
-        try waitFor("the watches to drop") { cache.withState { _, status in status.values.allSatisfy { !$0.watching } } }
+        try waitFor("the watches to drop") { cache.status.values.allSatisfy { !$0.watching } }
         let stale = cache.waitUntilFresh(resourceVersion: 10_000, wait: .milliseconds(300))
         #expect(stale?.contains("behind the API server") == true, "\(stale ?? "fresh")")
     }

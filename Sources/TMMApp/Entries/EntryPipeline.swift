@@ -1,0 +1,204 @@
+import Dispatch
+import Glibc
+import Logging
+import Synchronization
+import TMMAdmission
+import TMMPolicy
+import TMMTransport
+
+/// Decides maintenance entries, one at a time, the same way over any ``EntryBackend``:
+///
+/// view (current, or unknown) → pending entries → pure decision → policy mode → commit (compare-and-swap,
+/// retried on conflict) → effects (annotations, Event).
+///
+/// Side effects that are not the answer to an entry follow what the backend shows happened, never what a
+/// request claims: a node's failure annotations are removed when the node is seen leaving maintenance,
+/// or seen entering it after an entry admitted without failure.
+///
+/// Everything runs on one serial queue, so two entries arriving together cannot both take the last
+/// maintenance slot of this replica, and annotations are changed in the order decisions were made.
+final class EntryPipeline<Backend: EntryBackend>: EntryDecider {
+    let backend: Backend
+    private let policy: Mutex<(config: PolicyConfig, engine: PolicyEngine)>
+    private let queue = DispatchQueue(label: "tmm-webhook.entries")
+    private let queueKey = DispatchSpecificKey<Bool>()
+    /// Nodes whose entry this replica admitted without failure, until the backend shows them enter
+    /// (their earlier failure annotations then go) or the entry's deadline passes (monotonic ns).
+    private let cleanAdmissions = Mutex<[String: UInt64]>([:])
+    private let logger: Logger
+    private let metrics: WebhookMetrics?
+    /// How long after its deadline an admitted entry may still show up in the cluster.
+    static var admissionMargin: Duration { .seconds(5) }
+
+    init(backend: Backend, config: PolicyConfig, logger: Logger, metrics: WebhookMetrics?) {
+        self.backend = backend
+        self.policy = Mutex((config, PolicyEngine(config: config)))
+        self.logger = logger
+        self.metrics = metrics
+        queue.setSpecific(key: queueKey, value: true)
+        backend.observeTransitions { [weak self] transitions in self?.received(transitions) }
+    }
+
+    /// The policy in force.
+    var config: PolicyConfig { policy.withLock { $0.config } }
+
+    /// Replaces the policy for decisions from now on (a reloaded ConfigMap).
+    func update(config: PolicyConfig) {
+        policy.withLock { $0 = (config, PolicyEngine(config: config)) }
+        backend.policyChanged(config)
+    }
+
+    func decide(_ entry: EntryRequest, completion: @escaping @Sendable (AdmissionDecision) -> Void) {
+        queue.async { [self] in completion(decideOnQueue(entry)) }
+    }
+
+    /// Decides one entry and waits for it (tests, `review`).
+    func decideNow(_ entry: EntryRequest) -> AdmissionDecision {
+        queue.sync { decideOnQueue(entry) }
+    }
+
+    func exitAnswered(_ request: AdmissionRequest) {
+        queue.async { [self] in backend.exitAnswered(request) }
+    }
+
+    /// Waits until everything queued so far is done (tests).
+    func drain() { queue.sync {} }
+
+    // MARK: The pipeline
+
+    private func decideOnQueue(_ entry: EntryRequest) -> AdmissionDecision {
+        let request = entry.request
+        let (config, engine) = policy.withLock { $0 }
+        // Leave a little of the budget for the annotation patches after the decision.
+        let decisionDeadline = min(entry.deadline, MonotonicClock.now() &+ 2_000_000_000)
+        func unknown(_ reason: String) -> Verdict {
+            engine.decide(DecisionInput(node: request.name, transition: entry.transition, state: .unknown(reason: reason)))
+        }
+
+        var verdict: Verdict
+        var attempts = 0
+        decision: while true {
+            attempts += 1
+            let ticket: Backend.Ticket
+            switch backend.begin(entry, deadline: decisionDeadline) {
+            case .failure(let state):
+                verdict = unknown(state.reason)
+                break decision
+            case .success(let t):
+                ticket = t
+            }
+            verdict = backend.withState(ticket, for: entry, taintKeys: config.taintKeys) { state, pending in
+                engine.decide(
+                    DecisionInput(node: request.name, transition: entry.transition, state: .known(state), pendingEntries: pending))
+            }
+            let outcome = EntryOutcome(verdict: verdict, mode: config.mode, dryRun: request.dryRun)
+            guard outcome.decision.allowed, !request.dryRun else { break decision }
+            switch backend.commit(entry, ticket: ticket, deadline: decisionDeadline) {
+            case .committed:
+                break decision
+            case .conflict where attempts < 10 && MonotonicClock.now() < decisionDeadline:
+                continue decision
+            case .conflict:
+                verdict = unknown("the admitted entries kept changing under \(attempts) attempts to record this one")
+            case .failed(let why):
+                verdict = unknown(why)
+            }
+            break decision
+        }
+
+        var outcome = EntryOutcome(verdict: verdict, mode: config.mode, dryRun: request.dryRun)
+        guard !request.dryRun else { return outcome.decision }
+        let now = MonotonicClock.now()
+        cleanAdmissions.withLock { admissions in
+            admissions = admissions.filter { $0.value > now }
+            if outcome.isClean {
+                let (expiry, overflow) = entry.deadline.addingReportingOverflow(Self.admissionMargin.nanosecondCount)
+                admissions[request.name] = overflow ? .max : expiry
+            } else {
+                admissions[request.name] = nil
+            }
+        }
+        if outcome.annotate, let reason = verdict.reason {
+            let result = backend.annotate(verdict.relatedPods, key: config.annotationKey, value: reason.rawValue, deadline: entry.deadline)
+            metrics?.annotationPatched(outcome: "applied", count: result.patched)
+            metrics?.annotationPatched(outcome: "gone", count: result.gone)
+            metrics?.annotationPatched(outcome: "failed", count: result.failed)
+            logger.notice(
+                "annotated pods",
+                metadata: [
+                    "node": "\(request.name)", "annotation": "\(config.annotationKey)=\(reason.rawValue)",
+                    "pods": "\(verdict.relatedPods.prefix(20).map(\.description).joined(separator: ","))",
+                    "patched": "\(result.patched)", "gone": "\(result.gone)", "failed": "\(result.failed)",
+                ])
+            if result.failed > 0, !outcome.decision.allowed {
+                outcome.decision.message = (outcome.decision.message ?? "") + " (\(result.failed) of \(result.total) pods could not be annotated)"
+            }
+        }
+        if outcome.decision.allowed { backend.entryAllowed(entry) }
+        backend.recordDecision(node: request.name, admitted: outcome.decision.allowed, message: outcome.decision.message ?? verdict.message)
+        return outcome.decision
+    }
+
+    // MARK: What the backend saw happen
+
+    private func received(_ transitions: [NodeTransition]) {
+        guard !transitions.isEmpty else { return }
+        if DispatchQueue.getSpecific(key: queueKey) == true {
+            handle(transitions)
+        } else {
+            queue.async { [self] in handle(transitions) }
+        }
+    }
+
+    private func handle(_ transitions: [NodeTransition]) {
+        let now = MonotonicClock.now()
+        for transition in transitions {
+            switch transition {
+            case .left(let node):
+                cleanAdmissions.withLock { $0[node] = nil }
+                // Seen out of maintenance: its pods' failure annotations are obsolete.
+                guard !backend.isInMaintenance(node) else { continue }
+                clearAnnotations(onNode: node, why: "node left maintenance")
+            case .entered(let node, _):
+                let admitted = cleanAdmissions.withLock { $0.removeValue(forKey: node) }
+                // Seen entering after this replica admitted it without failure: earlier failures are obsolete.
+                guard let admitted, admitted > now else { continue }
+                clearAnnotations(onNode: node, why: "entry admitted and seen in the cluster")
+            }
+        }
+    }
+
+    private func clearAnnotations(onNode node: String, why: String) {
+        let key = config.annotationKey
+        let pods = backend.pods(onNode: node, carrying: key)
+        guard !pods.isEmpty else { return }
+        let result = backend.annotate(pods, key: key, value: nil, deadline: MonotonicClock.now() &+ 30_000_000_000)
+        metrics?.annotationPatched(outcome: "removed", count: result.patched)
+        logger.notice(
+            "removed annotations",
+            metadata: [
+                "node": "\(node)", "annotation": "\(key)", "pods": "\(pods.prefix(20).map(\.description).joined(separator: ","))",
+                "removed": "\(result.patched)", "failed": "\(result.failed)", "why": "\(why)",
+            ])
+    }
+
+    /// One reconciler pass: removes the annotations nothing else will (node not in maintenance, written
+    /// longer than `grace` ago: missed transitions, a webhook that was down). Returns how many it removed.
+    @discardableResult
+    func reconcile(grace: Duration) -> Int {
+        queue.sync {
+            let key = config.annotationKey
+            let stale = backend.staleAnnotations(key: key, grace: grace)
+            guard !stale.isEmpty else { return 0 }
+            let result = backend.annotate(stale, key: key, value: nil, deadline: MonotonicClock.now() &+ 30_000_000_000)
+            metrics?.annotationPatched(outcome: "removed", count: result.patched)
+            logger.notice(
+                "reconciler removed stale annotations",
+                metadata: [
+                    "pods": "\(stale.prefix(20).map(\.description).joined(separator: ","))", "removed": "\(result.patched)",
+                    "failed": "\(result.failed)",
+                ])
+            return result.patched
+        }
+    }
+}

@@ -1,0 +1,208 @@
+import Glibc
+import Logging
+import Synchronization
+import TMMAdmission
+import TMMJSON
+import TMMKube
+import TMMPolicy
+import TMMTransport
+
+/// The entry pipeline's backend for a live cluster: a watch cache checked against the API server before
+/// each entry, the replicas' shared Lease of admitted entries, annotations patched through the API
+/// server, an Event per decision.
+///
+/// Nothing here changes because a request says so: node transitions come from the watch.
+final class LiveBackend: EntryBackend {
+    typealias Ticket = EntryLedger.Snapshot
+
+    struct Settings: Sendable {
+        /// How long a decision waits for the cache to catch up with the API server.
+        var freshnessWait: Duration = .seconds(1)
+        /// Our own namespace (for the Lease) and pod name (for Events and the Lease holder).
+        var namespace: String = "tmm-system"
+        var podName: String = "tmm-webhook"
+        var leaseName: String = "tmm-webhook-entries"
+        /// An admitted entry counts as pending at most until its request's deadline plus this margin:
+        /// by then the API server has stored the update or dropped it.
+        var admissionMargin: Duration = .seconds(5)
+    }
+
+    let cache: WatchCache<ClusterStore>
+    private let settings: Settings
+    private let ledger: EntryLedger
+    private let annotator: PodAnnotator
+    private let events: EventRecorder
+    private let relay: TransitionRelay
+    private let logger: Logger
+
+    /// Makes the cache (not started) and the backend around it. `onCacheChange` sees every change of a
+    /// resource's status (metrics).
+    init(
+        client: KubeClient, config: PolicyConfig, settings: Settings, cacheSettings: WatchCache<ClusterStore>.Settings = .init(),
+        logger: Logger, onCacheChange: @escaping @Sendable (ClusterStore.Resource, WatchCache<ClusterStore>.ResourceStatus) -> Void = { _, _ in }
+    ) {
+        let relay = TransitionRelay()
+        let store = ClusterStore(
+            keptAnnotationKeys: ClusterState.defaultKeptAnnotationKeys.union([config.annotationKey, PodAnnotator.writtenAtKey]),
+            taintKeys: config.taintKeys)
+        let cache = WatchCache(client: client, store: store, settings: cacheSettings, logger: logger) { resource, status in
+            onCacheChange(resource, status)
+            if resource == .nodes { relay.deliver(from: relay.cache) }
+        }
+        relay.cache = cache
+        self.cache = cache
+        self.relay = relay
+        self.settings = settings
+        self.ledger = EntryLedger(client: client, namespace: settings.namespace, name: settings.leaseName, holder: settings.podName)
+        self.annotator = PodAnnotator(client: client)
+        self.events = EventRecorder(client: client, reportingInstance: settings.podName, logger: logger)
+        self.logger = logger
+    }
+
+    /// Records that a new policy was refused, on the policy ConfigMap.
+    func policyRejected(_ message: String, configMap: String) {
+        events.recordPolicyRejected(namespace: settings.namespace, configMap: configMap, message: message)
+    }
+
+    func begin(_ entry: EntryRequest, deadline: UInt64) -> Result<EntryLedger.Snapshot, UnknownState> {
+        // A consistent (quorum) read of an empty list gives the API server's current resourceVersion.
+        let probe = "/api/v1/namespaces/\(settings.namespace)/pods?fieldSelector=metadata.name%3D__tmm_resource_version_probe__&limit=1"
+        if let problem = cache.checkFresh(probePath: probe, wait: settings.freshnessWait, deadline: deadline) {
+            return .failure(UnknownState(problem))
+        }
+        do throws(KubeError) {
+            return .success(try ledger.read(deadline: deadline))
+        } catch {
+            return .failure(UnknownState("cannot read the admitted-entries Lease: \(error)"))
+        }
+    }
+
+    func withState<T>(
+        _ ticket: EntryLedger.Snapshot, for entry: EntryRequest, taintKeys: [String], _ body: (ClusterState, Set<String>) -> T
+    ) -> T {
+        let now = Self.wallClockMillis()
+        return cache.withStore { store, _ in
+            let pending = Self.pending(ticket.entries, in: store, nowMillis: now).subtracting([entry.request.name])
+            return body(store.cluster, pending)
+        }
+    }
+
+    /// The nodes of `entries` still pending as `store` shows the cluster.
+    static func pending(_ entries: [String: EntryLedger.Entry], in store: ClusterStore, nowMillis: Int64) -> Set<String> {
+        Set(
+            entries.compactMap { node, entry in
+                let version = store.cluster.node(named: node) == nil ? nil : store.version(ofNode: node)
+                return entry.isPending(nodeVersion: version, inMaintenance: store.inMaintenance.contains(node), nowMillis: nowMillis)
+                    ? node : nil
+            })
+    }
+
+    func commit(_ entry: EntryRequest, ticket: EntryLedger.Snapshot, deadline: UInt64) -> CommitResult {
+        let node = entry.request.name
+        let now = Self.wallClockMillis()
+        let monotonicNow = MonotonicClock.now()
+        let untilDeadline = entry.deadline > monotonicNow ? Int64((entry.deadline - monotonicNow) / 1_000_000) : 0
+        // Entries the cluster has already resolved are dropped as the Lease is written.
+        let entries = cache.withStore { store, _ in
+            let still = Self.pending(ticket.entries, in: store, nowMillis: now)
+            var kept = ticket.entries.filter { still.contains($0.key) }
+            kept[node] = EntryLedger.Entry(
+                expires: now + untilDeadline + Int64(settings.admissionMargin.nanosecondCount / 1_000_000),
+                resourceVersion: store.version(ofNode: node))
+            return kept
+        }
+        do throws(KubeError) {
+            try ledger.write(ticket, entries: entries, deadline: deadline)
+            return .committed
+        } catch {
+            if error.isConflict || error.isAlreadyExists { return .conflict }
+            return .failed("cannot record the admitted entry in the Lease: \(error)")
+        }
+    }
+
+    func annotate(_ pods: [PodRef], key: String, value: String?, deadline: UInt64) -> AnnotationOutcome {
+        let now = Int64(time(nil))
+        let result = annotator.annotate(pods, key: key, value: value, now: now, deadline: deadline)
+        // Mirror the change into the cache at once (the watch will confirm it): the next decision, the
+        // reconciler and `status` see it without waiting for the event.
+        cache.withStore { store, _ in
+            for pod in pods {
+                _ = store.cluster.setAnnotation(namespace: pod.namespace, pod: pod.name, key: key, value: value)
+                _ = store.cluster.setAnnotation(
+                    namespace: pod.namespace, pod: pod.name, key: PodAnnotator.writtenAtKey, value: value == nil ? nil : String(now))
+            }
+        }
+        return AnnotationOutcome(patched: result.patched, gone: result.gone, failed: result.failed)
+    }
+
+    func pods(onNode node: String, carrying key: String) -> [PodRef] {
+        cache.withStore { store, _ in
+            store.cluster.pods(onNode: node).filter { store.cluster.annotation(namespace: $0.namespace, pod: $0.name, key: key) != nil }
+        }
+    }
+
+    func isInMaintenance(_ node: String) -> Bool { cache.withStore { store, _ in store.inMaintenance.contains(node) } }
+
+    func recordDecision(node: String, admitted: Bool, message: String) {
+        events.record(node: node, admitted: admitted, message: message)
+    }
+
+    /// The watch will show the node enter (or not): nothing to do now.
+    func entryAllowed(_ entry: EntryRequest) {}
+
+    /// A request saying a node left proves nothing: the watch will show it if it did.
+    func exitAnswered(_ request: AdmissionRequest) {}
+
+    func policyChanged(_ config: PolicyConfig) {
+        cache.withStore { store, _ in
+            store.taintKeys = config.taintKeys
+            store.refreshMaintenance()
+        }
+    }
+
+    func staleAnnotations(key: String, grace: Duration) -> [PodRef] {
+        let now = Int64(time(nil))
+        let graceSeconds = grace.components.seconds
+        return cache.withStore { store, _ in
+            store.cluster.pods(annotatedWith: key).compactMap { entry in
+                // Still in maintenance: the annotation may still be true.
+                if let node = entry.node, store.inMaintenance.contains(node) { return nil }
+                let writtenAt = store.cluster.annotation(namespace: entry.pod.namespace, pod: entry.pod.name, key: PodAnnotator.writtenAtKey)
+                    .flatMap { Int64($0) } ?? 0
+                return now - writtenAt >= graceSeconds ? entry.pod : nil
+            }
+        }
+    }
+
+    func observeTransitions(_ handler: @escaping @Sendable ([NodeTransition]) -> Void) {
+        relay.handler.withLock { $0 = handler }
+    }
+
+    /// Hands on the transitions the store has recorded (the cache does this after each node change).
+    func deliverTransitions() { relay.deliver(from: cache) }
+
+    static func wallClockMillis() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+    }
+}
+
+/// Hands the node transitions the watch cache recorded to the pipeline, outside the cache's lock.
+final class TransitionRelay: Sendable {
+    let handler = Mutex<@Sendable ([NodeTransition]) -> Void>({ _ in })
+    private let cacheBox = Mutex<WatchCache<ClusterStore>?>(nil)
+
+    var cache: WatchCache<ClusterStore>? {
+        get { cacheBox.withLock { $0 } }
+        set { cacheBox.withLock { $0 = newValue } }
+    }
+
+    func deliver(from cache: WatchCache<ClusterStore>?) {
+        guard let cache else { return }
+        let transitions = cache.withStore { store, _ in store.takeTransitions() }
+        guard !transitions.isEmpty else { return }
+        let handler = self.handler.withLock { $0 }
+        handler(transitions)
+    }
+}

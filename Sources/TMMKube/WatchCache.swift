@@ -1,0 +1,333 @@
+import Glibc
+public import Logging
+import Synchronization
+import TMMJSON
+import TMMTransport
+
+/// A list/watch cache of several collections kept in one store, with a freshness check against the API
+/// server.
+///
+/// One thread per resource: a paged LIST, then a WATCH from the list's resourceVersion with bookmarks;
+/// a dropped stream resumes from the last resourceVersion seen; a 410 (HTTP or an `ERROR` event)
+/// relists; other errors back off with jitter, up to ``Settings/maxBackoff`` (short, so the cache is
+/// current again within seconds of the API server coming back). Readers see the store under the same
+/// lock the watchers write it with, so a decision sees one consistent moment.
+public final class WatchCache<Store: WatchCacheStore>: Sendable {
+    public typealias Resource = Store.Resource
+
+    public struct Settings: Sendable {
+        /// Items per LIST page.
+        public var pageSize = 500
+        /// A watch is reopened this often (the API server's `timeoutSeconds`): a sign of life for a quiet resource.
+        public var watchTimeoutSeconds = 120
+        /// A quiet watch counts as current only if it showed life (an event, a bookmark, or being
+        /// reopened) this recently; a stream that stalls without closing goes stale after this long.
+        public var maxQuiet: Duration = .seconds(150)
+        /// The longest pause between two attempts while the API server is unreachable (jittered ±50 %).
+        public var maxBackoff: Duration = .seconds(2)
+        public init() {}
+    }
+
+    /// What the cache knows of one resource's stream.
+    public struct ResourceStatus: Sendable {
+        /// A full list has been loaded and not invalidated since.
+        public var synced = false
+        /// The last resourceVersion seen (list, event or bookmark), and as a number when it is one.
+        public var resourceVersion = ""
+        public var resourceVersionNumber: UInt64 = 0
+        /// When the last event or bookmark arrived (monotonic ns); 0 before any.
+        public var lastActivity: UInt64 = 0
+        /// When the current watch stream was opened (monotonic ns).
+        public var watchOpenedAt: UInt64 = 0
+        /// A watch stream is open.
+        public var watching = false
+        public var lastError: String?
+
+        public init() {}
+
+        /// The last sign of life: an event, a bookmark, a list, or the stream being (re)opened.
+        public var lastLife: UInt64 { max(lastActivity, watchOpenedAt) }
+
+        /// Whether a quiet stream is still trusted at `now`: synced, watching, and alive within `maxQuiet`.
+        /// The freshness check and the health metrics both use this one definition.
+        public func isHealthy(now: UInt64, maxQuiet: Duration) -> Bool {
+            synced && watching && now &- lastLife < maxQuiet.nanosecondsValue
+        }
+    }
+
+    private struct Shared: Sendable {
+        var store: Store
+        var status: [Resource: ResourceStatus]
+        var stopped = false
+    }
+
+    public let client: KubeClient
+    public let settings: Settings
+    private let shared: Mutex<Shared>
+    private let logger: Logger
+    /// Called after every change of `resource` (for metrics and side effects), outside the lock.
+    private let onChange: @Sendable (Resource, ResourceStatus) -> Void
+
+    public init(
+        client: KubeClient, store: Store, settings: Settings = Settings(), logger: Logger,
+        onChange: @escaping @Sendable (Resource, ResourceStatus) -> Void = { _, _ in }
+    ) {
+        self.client = client
+        self.settings = settings
+        self.logger = logger
+        self.onChange = onChange
+        var status: [Resource: ResourceStatus] = [:]
+        for resource in Resource.allCases { status[resource] = ResourceStatus() }
+        self.shared = Mutex(Shared(store: store, status: status))
+    }
+
+    /// Starts one watch thread per resource.
+    public func start() {
+        for resource in Resource.allCases {
+            startThread(name: "tmm-watch-\(resource.name.prefix(4))") { [self] in run(resource) }
+        }
+    }
+
+    /// Stops the watchers (each within its current call's deadline).
+    public func stop() {
+        shared.withLock { $0.stopped = true }
+    }
+
+    /// True once every resource has been listed.
+    public var isSynced: Bool { shared.withLock { $0.status.values.allSatisfy(\.synced) } }
+
+    /// What is not synced yet, for `/readyz`.
+    public var syncDescription: String {
+        shared.withLock { s in
+            Resource.allCases.map { r in "\(r.name): \(s.status[r]!.synced ? "synced" : (s.status[r]!.lastError ?? "listing"))" }
+                .joined(separator: ", ")
+        }
+    }
+
+    /// Each resource's status.
+    public var status: [Resource: ResourceStatus] { shared.withLock { $0.status } }
+
+    /// Runs `body` with the store and the resources' status, under the cache's lock.
+    public func withStore<T>(_ body: (inout Store, [Resource: ResourceStatus]) throws -> T) rethrows -> T {
+        try shared.withLock { s in try body(&s.store, s.status) }
+    }
+
+    // MARK: Freshness
+
+    /// Reads the API server's current resourceVersion with a consistent (quorum) read of an empty list,
+    /// then waits (at most `wait`) until the cache has caught up with it. Returns nil when fresh, or why not.
+    public func checkFresh(probePath: String, wait: Duration, deadline: UInt64) -> String? {
+        guard isSynced else { return "the cluster cache is not synced yet (\(syncDescription))" }
+        let version: UInt64
+        do throws(KubeError) {
+            let response = try client.request(method: "GET", path: probePath, deadline: deadline)
+            guard let v = UInt64(Self.listMetadata(response.body).resourceVersion) else {
+                return "the API server returned no resourceVersion"
+            }
+            version = v
+        } catch {
+            return "cannot reach the API server to check the cache is current: \(error)"
+        }
+        let now = MonotonicClock.now()
+        let remaining = deadline > now ? Duration.nanoseconds(Int64(deadline - now)) : .zero
+        return waitUntilFresh(resourceVersion: version, wait: min(wait, remaining))
+    }
+
+    /// Waits (at most `wait`) until the cache has caught up with `resourceVersion`, read from the API
+    /// server with a consistent read just before. Returns nil when fresh, or why not.
+    ///
+    /// A resource is caught up when it has seen that resourceVersion. A resource with no change since
+    /// (nothing arrives for it) cannot show it; such a resource counts as caught up when it is healthy
+    /// (``ResourceStatus/isHealthy(now:maxQuiet:)``) and has delivered nothing during the first
+    /// `quietAfter` of the wait (the time an event already on the wire takes to arrive).
+    public func waitUntilFresh(resourceVersion: UInt64, wait: Duration = .seconds(1), quietAfter: Duration = .milliseconds(100)) -> String? {
+        let start = MonotonicClock.now()
+        let end = start &+ wait.nanosecondsValue
+        let quiet = start &+ quietAfter.nanosecondsValue
+        let maxQuiet = settings.maxQuiet
+        while true {
+            let now = MonotonicClock.now()
+            let lagging: [String] = shared.withLock { s in
+                Resource.allCases.compactMap { r -> String? in
+                    let st = s.status[r]!
+                    if !st.synced { return "\(r.name) not synced (\(st.lastError ?? "listing"))" }
+                    if st.resourceVersionNumber >= resourceVersion { return nil }
+                    let healthy = st.isHealthy(now: now, maxQuiet: maxQuiet)
+                    if healthy && now >= quiet && st.lastActivity < quiet { return nil }
+                    let why =
+                        !st.watching ? ", watch not connected"
+                        : !healthy ? ", watch silent for \((now &- st.lastLife) / 1_000_000_000) s" : ""
+                    return "\(r.name) at resourceVersion \(st.resourceVersion), the API server at \(resourceVersion)\(why)"
+                }
+            }
+            if lagging.isEmpty { return nil }
+            if now >= end { return "the cache is behind the API server: " + lagging.joined(separator: "; ") }
+            usleep(2_000)
+        }
+    }
+
+    // MARK: Watch loop
+
+    private var isStopped: Bool { shared.withLock { $0.stopped } }
+
+    private func run(_ resource: Resource) {
+        var needList = true
+        let minBackoff = 0.2
+        let maxBackoff = Double(settings.maxBackoff.nanosecondsValue) / 1e9
+        var backoff = minBackoff
+        while !isStopped {
+            do throws(KubeError) {
+                if needList {
+                    try relist(resource)
+                    needList = false
+                }
+                let from = shared.withLock { $0.status[resource]!.resourceVersion }
+                let watchStarted = MonotonicClock.now()
+                setWatching(resource, true)
+                var gone = false
+                let end = try client.watch(
+                    resource.path, resourceVersion: from, allowBookmarks: true, timeoutSeconds: settings.watchTimeoutSeconds
+                ) { event in
+                    if isStopped { return false }
+                    if event.type == .error {
+                        let error = event.error
+                        if error?.isGone == true {
+                            gone = true
+                        } else {
+                            logger.warning("watch error event", metadata: ["resource": "\(resource.name)", "error": "\(error.map { "\($0)" } ?? "?")"])
+                        }
+                        return false
+                    }
+                    apply(event, to: resource)
+                    return true
+                }
+                setWatching(resource, false)
+                if gone {
+                    logger.info("watch expired (410): relisting", metadata: ["resource": "\(resource.name)"])
+                    needList = true
+                    continue
+                }
+                if MonotonicClock.now() &- watchStarted < 1_000_000_000 {
+                    // A stream that ends as soon as it starts would make this a hot loop: pace it.
+                    sleepUnlessStopped(seconds: backoff * Double.random(in: 0.5...1.5))
+                    backoff = min(backoff * 2, maxBackoff)
+                } else if end == .serverClosed || end == .deadline {
+                    backoff = minBackoff
+                }
+            } catch {
+                setWatching(resource, false)
+                if error.isGone {
+                    logger.info("resourceVersion too old (410): relisting", metadata: ["resource": "\(resource.name)"])
+                    needList = true
+                    continue
+                }
+                shared.withLock { $0.status[resource]!.lastError = "\(error)" }
+                logger.warning(
+                    "watch failed; retrying",
+                    metadata: ["resource": "\(resource.name)", "error": "\(error)", "retryIn": "\(Int(backoff * 1000)) ms"])
+                // Back off with jitter so replicas and resources do not retry in step; the cap is short
+                // so the cache is current again within seconds of the API server's return.
+                sleepUnlessStopped(seconds: backoff * Double.random(in: 0.5...1.5))
+                backoff = min(backoff * 2, maxBackoff)
+            }
+        }
+    }
+
+    private func sleepUnlessStopped(seconds: Double) {
+        let end = MonotonicClock.now() &+ UInt64(seconds * 1e9)
+        while MonotonicClock.now() < end && !isStopped { usleep(20_000) }
+    }
+
+    private func setWatching(_ resource: Resource, _ watching: Bool) {
+        let status = shared.withLock { s -> ResourceStatus in
+            s.status[resource]!.watching = watching
+            if watching {
+                s.status[resource]!.lastError = nil
+                s.status[resource]!.watchOpenedAt = MonotonicClock.now()
+            }
+            return s.status[resource]!
+        }
+        onChange(resource, status)
+    }
+
+    /// A paged LIST straight into the store (no JSON tree is built), then removal of what is gone.
+    private func relist(_ resource: Resource) throws(KubeError) {
+        shared.withLock { s in
+            s.status[resource]!.synced = false
+            s.store.beginList(resource)
+        }
+        let started = MonotonicClock.now()
+        var token: String?
+        var listVersion = ""
+        var pages = 0
+        repeat {
+            var query: [(String, String)] = [("limit", String(settings.pageSize))]
+            if let token { query.append(("continue", token)) }
+            let response = try client.request(method: "GET", path: KubeClient.appendQuery(resource.path, query))
+            let (next, version) = Self.listMetadata(response.body)
+            if pages == 0 { listVersion = version }
+            try shared.withLock { s throws(KubeError) in try s.store.mergeListPage(resource, page: response.body) }
+            token = next.isEmpty ? nil : next
+            pages += 1
+        } while token != nil
+        let (status, counts) = shared.withLock { s -> (ResourceStatus, (objects: Int, removed: Int)) in
+            let counts = s.store.endList(resource)
+            var st = s.status[resource]!
+            st.synced = true
+            st.resourceVersion = listVersion
+            st.resourceVersionNumber = UInt64(listVersion) ?? 0
+            st.lastActivity = MonotonicClock.now()
+            st.lastError = nil
+            s.status[resource] = st
+            return (st, counts)
+        }
+        onChange(resource, status)
+        logger.info(
+            "listed",
+            metadata: [
+                "resource": "\(resource.name)", "objects": "\(counts.objects)", "removed": "\(counts.removed)", "pages": "\(pages)",
+                "resourceVersion": "\(listVersion)", "ms": "\((MonotonicClock.now() - started) / 1_000_000)",
+            ])
+    }
+
+    private func apply(_ event: KubeWatchEvent, to resource: Resource) {
+        let version = event.resourceVersion ?? ""
+        let status = shared.withLock { s -> ResourceStatus in
+            if event.type != .bookmark {
+                do throws(KubeError) {
+                    try s.store.apply(resource, event: event)
+                } catch {
+                    logger.warning(
+                        "cannot read a watched object",
+                        metadata: ["resource": "\(resource.name)", "name": "\(event.namespace)/\(event.name)", "error": "\(error)"])
+                }
+            }
+            var st = s.status[resource]!
+            if !version.isEmpty {
+                st.resourceVersion = version
+                st.resourceVersionNumber = max(st.resourceVersionNumber, UInt64(version) ?? 0)
+            }
+            st.lastActivity = MonotonicClock.now()
+            s.status[resource] = st
+            return st
+        }
+        onChange(resource, status)
+    }
+
+    /// `metadata.continue` and `metadata.resourceVersion` of a list body, without reading its items.
+    public static func listMetadata(_ body: [UInt8]) -> (continue: String, resourceVersion: String) {
+        var next = ""
+        var version = ""
+        body.withUnsafeBytes { buffer in
+            var scanner = JSONScanner(buffer)
+            try? scanner.readObject { (s, key) throws(JSONError) in
+                guard key.equals("metadata") else { return }
+                try s.readObject { (s, key) throws(JSONError) in
+                    if key.equals("continue") { next = try s.readOptionalString() ?? "" }
+                    else if key.equals("resourceVersion") { version = try s.readOptionalString() ?? "" }
+                }
+            }
+        }
+        return (next, version)
+    }
+}

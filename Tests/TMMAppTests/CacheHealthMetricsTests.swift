@@ -1,0 +1,44 @@
+import Testing
+import TMMApp
+import TMMKube
+import TMMTransport
+
+/// The cache gauges say what the freshness check trusts: a quiet but healthy watch raises no alarm,
+/// a stalled or broken one does.
+@Suite struct CacheHealthMetricsTests {
+    static func gauge(_ text: String, _ name: String, _ resource: String) -> Double? {
+        let prefix = "\(name){resource=\"\(resource)\"} "
+        return text.split(separator: "\n").first { $0.hasPrefix(prefix) }.flatMap { Double($0.dropFirst(prefix.count)) }
+    }
+
+    @Test func quietButHealthyIsHealthyAndStalledIsNot() {
+        let metrics = WebhookMetrics()
+        let now = MonotonicClock.now()
+        let second: UInt64 = 1_000_000_000
+        // Budgets: no event for 10 minutes, but the watch was reopened 30 s ago (it is reopened every 120 s).
+        var quiet = WatchCache<ClusterStore>.ResourceStatus()
+        quiet.synced = true
+        quiet.watching = true
+        quiet.lastActivity = now - 600 * second
+        quiet.watchOpenedAt = now - 30 * second
+        metrics.cacheActivity(resource: "poddisruptionbudgets", status: quiet)
+        // Nodes: the stream is open but has shown no life for 200 s (stalled without closing).
+        var stalled = quiet
+        stalled.watchOpenedAt = now - 200 * second
+        stalled.lastActivity = now - 200 * second
+        metrics.cacheActivity(resource: "nodes", status: stalled)
+        // Pods: the watch is down (API server unreachable).
+        var down = quiet
+        down.watching = false
+        metrics.cacheActivity(resource: "pods", status: down)
+
+        let text = String(decoding: metrics.render(), as: UTF8.self)
+        #expect(Self.gauge(text, "tmm_webhook_cache_healthy", "poddisruptionbudgets") == 1)
+        let silence = Self.gauge(text, "tmm_webhook_cache_silence_seconds", "poddisruptionbudgets") ?? -1
+        #expect(silence >= 30 && silence < 40, "since the reopened watch, not the last event: \(silence)")
+        #expect(Self.gauge(text, "tmm_webhook_cache_healthy", "nodes") == 0)
+        #expect((Self.gauge(text, "tmm_webhook_cache_silence_seconds", "nodes") ?? 0) >= 200)
+        #expect(Self.gauge(text, "tmm_webhook_cache_healthy", "pods") == 0)
+        #expect(Self.gauge(text, "tmm_webhook_cache_synced", "pods") == 1)
+    }
+}
