@@ -196,38 +196,34 @@ public struct LiveCluster: Sendable {
     }
 }
 
-/// An entry the webhook admitted, kept in its Lease until the node's taint is seen or the entry expires.
+/// An entry the webhook admitted, kept in its Lease until the cluster shows what became of it or it expires.
 public struct AdmittedEntry: Sendable, Equatable {
     /// The node admitted.
     public var node: String
-    /// When the entry stops counting, in Unix seconds, when the Lease says.
+    /// When the entry stops counting, in Unix seconds.
     public var expires: Int64?
+    /// The node's resourceVersion when the entry was admitted (a later version shows what happened).
+    public var resourceVersion: UInt64?
 
-    public init(node: String, expires: Int64?) {
+    public init(node: String, expires: Int64?, resourceVersion: UInt64? = nil) {
         self.node = node
         self.expires = expires
+        self.resourceVersion = resourceVersion
     }
 
-    /// The annotation of the Lease that holds the entries.
-    public static let annotation = "tmm-webhook.io/admitted-entries"
-
-    /// Reads the entries of a `tmm-webhook-entries` Lease. This is the one place the commands read the
-    /// Lease's format: today the annotation is a JSON object, node name -> expiry in Unix seconds
-    /// (`EntryLedger`); expired entries are left out.
+    /// Reads the unexpired entries of a `tmm-webhook-entries` Lease through ``EntryLedger/entries(of:)``,
+    /// the webhook's own reader: the commands never parse the Lease's format themselves.
     public static func read(lease: JSON, now: Int64) -> [AdmittedEntry] {
-        guard let text = lease.value(at: "metadata", "annotations")?[annotation]?.string,
-            let map = (try? JSON.parse(Array(text.utf8)))?.object
-        else { return [] }
-        var entries: [AdmittedEntry] = []
-        for (node, value) in map {
-            if let expiry = value.int {
-                if expiry > now { entries.append(AdmittedEntry(node: node, expires: expiry)) }
-            } else if let expiry = value["expires"]?.int ?? value["expiry"]?.int {
-                if expiry > now { entries.append(AdmittedEntry(node: node, expires: expiry)) }
-            } else {
-                entries.append(AdmittedEntry(node: node, expires: nil))
-            }
-        }
-        return entries.sorted { $0.node < $1.node }
+        EntryLedger.entries(of: lease)
+            .filter { $0.value.expires > now * 1000 }
+            .map { AdmittedEntry(node: $0.key, expires: $0.value.expires / 1000, resourceVersion: $0.value.resourceVersion) }
+            .sorted { $0.node < $1.node }
+    }
+
+    /// Whether the entry still counts, as the webhook decides it (``EntryLedger/Entry/isPending(nodeVersion:inMaintenance:nowMillis:)``),
+    /// given the node's current resourceVersion (nil: the node is gone) and whether it shows maintenance.
+    public func isPending(nodeVersion: UInt64?, inMaintenance: Bool, now: Int64) -> Bool {
+        EntryLedger.Entry(expires: (expires ?? 0) * 1000 + 999, resourceVersion: resourceVersion ?? UInt64.max)
+            .isPending(nodeVersion: nodeVersion, inMaintenance: inMaintenance, nowMillis: now * 1000)
     }
 }

@@ -68,11 +68,19 @@ public struct MaintenanceStatus: Sendable {
             }
         }
         let tainted = Set(inMaintenance.map(\.node))
+        var versions: [String: UInt64] = [:]
+        for node in nodes {
+            if let name = node.value(at: "metadata", "name")?.string {
+                versions[name] = node.value(at: "metadata", "resourceVersion")?.string.flatMap { UInt64($0) } ?? 0
+            }
+        }
         let failed = pods.pods(annotatedWith: config.annotationKey)
             .map { FailedPod(pod: $0.pod, reason: $0.value, node: $0.node) }
             .sorted { $0.pod < $1.pod }
         return MaintenanceStatus(
-            nodes: inMaintenance.sorted { $0.node < $1.node }, pending: entries.filter { !tainted.contains($0.node) },
+            nodes: inMaintenance.sorted { $0.node < $1.node }, pending: entries.filter {
+                $0.isPending(nodeVersion: versions[$0.node], inMaintenance: tainted.contains($0.node), now: now)
+            },
             failedPods: failed, annotationKey: config.annotationKey, policySource: policySource, lease: lease, now: now)
     }
 

@@ -137,8 +137,11 @@ import TMMKube
             mergePatch: ["spec": ["taints": [["key": "node.dell.com/drain", "value": "planned-downtime", "effect": "NoSchedule"]]]])
         _ = try client.patch(
             "/api/v1/namespaces/store/pods/db-0", mergePatch: ["metadata": ["annotations": ["emm-failure": "TooManyExistingFailures"]]])
-        let expiry = Int64(Date().timeIntervalSince1970) + 300
-        let entries = #"{"n1":\#(expiry),"n2":\#(expiry),"gone":1}"#
+        // The Lease as the webhook writes it: node -> expiry (Unix ms) and the node's resourceVersion when
+        // admitted. n1: pending; n2: its taint shows; n3: updated since (the entry was dropped); gone: expired.
+        let expiry = Int64(Date().timeIntervalSince1970 * 1000) + 300_000
+        let n1Version = try client.get("/api/v1/nodes/n1").value(at: "metadata", "resourceVersion")?.string ?? ""
+        let entries = #"{"n1":{"expires":\#(expiry),"resourceVersion":"\#(n1Version)"},"n2":{"expires":\#(expiry),"resourceVersion":"1"},"n3":{"expires":\#(expiry),"resourceVersion":"1"},"gone":{"expires":1000,"resourceVersion":"1"}}"#
         _ = try client.create(
             "/apis/coordination.k8s.io/v1/namespaces/ops/leases",
             ["kind": "Lease", "metadata": ["name": "tmm-webhook-entries", "namespace": "ops", "annotations": ["tmm-webhook.io/admitted-entries": .string(entries)]]])
