@@ -72,7 +72,8 @@ public struct AdmissionReviewer: Sendable {
             completion((200, AdmissionResponse.encode(apiVersion: request.apiVersion, uid: request.uid, decision: .allow)))
             if !request.dryRun { decider.exitAnswered(request) }
         case .enter, .escalate:
-            let name = transition == .escalate ? "escalate" : "enter"
+            let name = transition.name
+            let level = transition.level?.taintDescription ?? ""
             let logger = self.logger
             let onDecision = self.onDecision
             decider.decide(EntryRequest(request: request, transition: transition, deadline: deadline)) { decision in
@@ -80,7 +81,7 @@ public struct AdmissionReviewer: Sendable {
                 logger.info(
                     "decision",
                     metadata: [
-                        "uid": "\(request.uid)", "node": "\(request.name)", "transition": "\(name)",
+                        "uid": "\(request.uid)", "node": "\(request.name)", "transition": "\(name)", "level": "\(level)",
                         "decision": "\(decision.allowed ? "allow" : "deny")", "reason": "\(reason)",
                         "dryRun": "\(request.dryRun)",
                         "durationMs": "\(Double(MonotonicNow.read() &- now) / 1e6)",

@@ -1,4 +1,3 @@
-import CoreMetrics
 import Glibc
 
 import Prometheus
@@ -6,30 +5,31 @@ import Synchronization
 public import TMMKube
 public import TMMTransport
 
-/// The webhook's Prometheus metrics, recorded through swift-metrics into a private swift-prometheus
-/// registry and served at `GET /metrics`.
+/// The webhook's Prometheus metrics, in a private swift-prometheus registry, served at `GET /metrics`.
+///
+/// Metrics are made on the registry directly (not through swift-metrics, whose API has no help text) so
+/// that every family has its `# HELP` line; ``help`` holds the texts, one per metric name.
 public final class WebhookMetrics: HTTPServerObserver {
     private let registry = PrometheusCollectorRegistry()
-    private let factory: PrometheusMetricsFactory
 
-    private let inFlight: CoreMetrics.Gauge
-    private let connections: CoreMetrics.Gauge
-    private let handshakeFailures: CoreMetrics.Counter
-    private let certificateExpiry: CoreMetrics.Gauge
+    private let inFlight: Gauge
+    private let connections: Gauge
+    private let handshakeFailures: Counter
+    private let certificateExpiry: Gauge
     private let handles = Mutex<Handles>(Handles())
     /// The hot path, made once: `POST /validate` answered 200, and updates that change no taint.
-    private let validateOK: (CoreMetrics.Counter, CoreMetrics.Timer)
-    private let noneAllowed: CoreMetrics.Counter
+    private let validateOK: (Counter, DurationHistogram)
+    private let noneAllowed: Counter
     private let openConnections = Atomic<Int>(0)
     private let inFlightCount = Atomic<Int>(0)
 
     private struct Handles {
-        var requests: [String: CoreMetrics.Counter] = [:]
-        var durations: [String: CoreMetrics.Timer] = [:]
-        var decisions: [String: CoreMetrics.Counter] = [:]
-        var patches: [String: CoreMetrics.Counter] = [:]
-        var reloads: [String: CoreMetrics.Counter] = [:]
-        var cache: [String: (synced: CoreMetrics.Gauge, healthy: CoreMetrics.Gauge, silence: CoreMetrics.Gauge)] = [:]
+        var requests: [String: Counter] = [:]
+        var durations: [String: DurationHistogram] = [:]
+        var decisions: [String: Counter] = [:]
+        var patches: [String: Counter] = [:]
+        var reloads: [String: Counter] = [:]
+        var cache: [String: (synced: Gauge, healthy: Gauge, silence: Gauge)] = [:]
     }
     /// Each watched resource's last status, turned into gauges when /metrics is rendered.
     private let cacheStatus = Mutex<[String: WatchCache<ClusterStore>.ResourceStatus]>([:])
@@ -46,22 +46,17 @@ public final class WebhookMetrics: HTTPServerObserver {
     static let knownPaths: Set<Substring> = ["/validate", "/healthz", "/livez", "/readyz", "/metrics"]
 
     public init() {
-        var factory = PrometheusMetricsFactory(registry: registry)
-        factory.defaultDurationHistogramBuckets = Self.durationBuckets
-        self.factory = factory
-        inFlight = CoreMetrics.Gauge(label: "tmm_webhook_http_requests_in_flight", dimensions: [], factory: factory)
-        connections = CoreMetrics.Gauge(label: "tmm_webhook_http_connections", dimensions: [], factory: factory)
-        handshakeFailures = CoreMetrics.Counter(label: "tmm_webhook_tls_handshake_failures_total", dimensions: [], factory: factory)
-        certificateExpiry = CoreMetrics.Gauge(label: "tmm_webhook_certificate_expiry_timestamp_seconds", dimensions: [], factory: factory)
+        inFlight = Self.gauge(registry, "tmm_webhook_http_requests_in_flight", [])
+        connections = Self.gauge(registry, "tmm_webhook_http_connections", [])
+        handshakeFailures = Self.counter(registry, "tmm_webhook_tls_handshake_failures_total", [])
+        certificateExpiry = Self.gauge(registry, "tmm_webhook_certificate_expiry_timestamp_seconds", [])
         validateOK = (
-            CoreMetrics.Counter(label: "tmm_webhook_http_requests_total", dimensions: [("path", "/validate"), ("code", "200")], factory: factory),
-            CoreMetrics.Timer(label: "tmm_webhook_http_request_duration_seconds", dimensions: [("path", "/validate")], factory: factory)
+            Self.counter(registry, "tmm_webhook_http_requests_total", [("path", "/validate"), ("code", "200")]),
+            Self.histogram(registry, "tmm_webhook_http_request_duration_seconds", [("path", "/validate")])
         )
-        noneAllowed = CoreMetrics.Counter(
-            label: "tmm_webhook_decisions_total", dimensions: [("transition", "none"), ("result", "allowed"), ("reason", "")],
-            factory: factory)
-        inFlight.record(0)
-        connections.record(0)
+        noneAllowed = Self.counter(registry, "tmm_webhook_decisions_total", [("transition", "none"), ("result", "allowed"), ("reason", "")])
+        inFlight.set(0.0)
+        connections.set(0.0)
         handles.withLock { h in
             h.requests["/validate 200"] = validateOK.0
             h.durations["/validate"] = validateOK.1
@@ -96,17 +91,15 @@ public final class WebhookMetrics: HTTPServerObserver {
         }
         // Unknown paths share one label, so a scanner cannot blow up the series count.
         let label = Self.knownPaths.contains(path) ? String(path) : "other"
-        let (counter, timer) = handles.withLock { h -> (CoreMetrics.Counter, CoreMetrics.Timer) in
+        let (counter, timer) = handles.withLock { h -> (Counter, DurationHistogram) in
             let key = "\(label) \(status)"
             let counter = h.requests[key] ?? {
-                let c = CoreMetrics.Counter(
-                    label: "tmm_webhook_http_requests_total", dimensions: [("path", label), ("code", String(status))],
-                    factory: factory)
+                let c = Self.counter(registry, "tmm_webhook_http_requests_total", [("path", label), ("code", String(status))])
                 h.requests[key] = c
                 return c
             }()
             let timer = h.durations[label] ?? {
-                let t = CoreMetrics.Timer(label: "tmm_webhook_http_request_duration_seconds", dimensions: [("path", label)], factory: factory)
+                let t = Self.histogram(registry, "tmm_webhook_http_request_duration_seconds", [("path", label)])
                 h.durations[label] = t
                 return t
             }()
@@ -142,7 +135,7 @@ public final class WebhookMetrics: HTTPServerObserver {
     public func annotationPatched(outcome: String, count: Int = 1) {
         counter(
             in: \.patches, key: outcome, label: "tmm_webhook_annotation_patches_total", dimensions: [("outcome", outcome)]
-        ).increment(by: count)
+        ).increment(by: Int64(count))
     }
 
     /// A certificate (re)load: its expiry, and whether it succeeded.
@@ -165,9 +158,9 @@ public final class WebhookMetrics: HTTPServerObserver {
         handles.withLock { h in
             if h.cache[resource] != nil { return }
             h.cache[resource] = (
-                CoreMetrics.Gauge(label: "tmm_webhook_cache_synced", dimensions: [("resource", resource)], factory: factory),
-                CoreMetrics.Gauge(label: "tmm_webhook_cache_healthy", dimensions: [("resource", resource)], factory: factory),
-                CoreMetrics.Gauge(label: "tmm_webhook_cache_silence_seconds", dimensions: [("resource", resource)], factory: factory)
+                Self.gauge(registry, "tmm_webhook_cache_synced", [("resource", resource)]),
+                Self.gauge(registry, "tmm_webhook_cache_healthy", [("resource", resource)]),
+                Self.gauge(registry, "tmm_webhook_cache_silence_seconds", [("resource", resource)])
             )
         }
         cacheStatus.withLock { $0[resource] = status }
@@ -180,8 +173,8 @@ public final class WebhookMetrics: HTTPServerObserver {
         let gauges = handles.withLock { $0.cache }
         for (resource, status) in statuses {
             guard let gauge = gauges[resource] else { continue }
-            gauge.synced.record(status.synced ? 1 : 0)
-            gauge.healthy.record(status.isHealthy(now: now, maxQuiet: cacheMaxQuiet) ? 1 : 0)
+            gauge.synced.set(status.synced ? 1.0 : 0.0)
+            gauge.healthy.set(status.isHealthy(now: now, maxQuiet: cacheMaxQuiet) ? 1.0 : 0.0)
             gauge.silence.record(status.lastLife == 0 ? -1 : Double(now &- status.lastLife) / 1e9)
         }
     }
@@ -195,13 +188,52 @@ public final class WebhookMetrics: HTTPServerObserver {
     }
 
     private func counter(
-        in path: WritableKeyPath<Handles, [String: CoreMetrics.Counter]>, key: String, label: String, dimensions: [(String, String)]
-    ) -> CoreMetrics.Counter {
+        in path: WritableKeyPath<Handles, [String: Counter]>, key: String, label: String, dimensions: [(String, String)]
+    ) -> Counter {
         handles.withLock { h in
             if let c = h[keyPath: path][key] { return c }
-            let c = CoreMetrics.Counter(label: label, dimensions: dimensions, factory: factory)
+            let c = Self.counter(registry, label, dimensions)
             h[keyPath: path][key] = c
             return c
         }
+    }
+
+    // MARK: Help texts
+
+    /// The `# HELP` text of every metric, by name. A metric made without an entry here is a programming
+    /// error (CommandLineTests and LiveServeTests scrape /metrics and check every family has one).
+    static let help: [String: String] = [
+        "tmm_webhook_http_requests_total": "HTTP requests answered, by path (unknown paths as other) and status code.",
+        "tmm_webhook_http_request_duration_seconds": "Time from a request's first byte to its answer being written, by path.",
+        "tmm_webhook_http_requests_in_flight": "Requests read and not yet answered.",
+        "tmm_webhook_http_connections": "Open client connections, TLS handshakes included.",
+        "tmm_webhook_tls_handshake_failures_total": "TLS handshakes that failed (bad client, protocol or certificate).",
+        "tmm_webhook_decisions_total": "Admission reviews answered, by transition (enter, escalate, exit, none, not-node-update), result and failure reason.",
+        "tmm_webhook_annotation_patches_total": "Failure-annotation patches on pods, by outcome (applied, removed, gone, failed).",
+        "tmm_webhook_certificate_expiry_timestamp_seconds": "When the serving certificate expires, in Unix seconds.",
+        "tmm_webhook_certificate_reloads_total": "Reloads of the serving certificate after its files changed, by result.",
+        "tmm_webhook_policy_reloads_total": "Reloads of the policy file after it changed, by result.",
+        "tmm_webhook_cache_synced": "1 when the watch cache holds a complete list of the resource, else 0 (live mode).",
+        "tmm_webhook_cache_healthy": "1 when the freshness check would trust the resource's quiet watch stream (synced, watching, alive within the quiet limit), else 0; alert on 0.",
+        "tmm_webhook_cache_silence_seconds": "Seconds since the resource's watch stream last showed life (event, bookmark, list or reopened watch); -1 before the first.",
+    ]
+
+    private static func descriptor(_ name: String) -> MetricNameDescriptor {
+        guard let text = help[name] else { preconditionFailure("metric \(name) has no help text in WebhookMetrics.help") }
+        return MetricNameDescriptor(metricName: name, unitName: "", helpText: text)
+    }
+
+    private static func counter(_ registry: PrometheusCollectorRegistry, _ name: String, _ labels: [(String, String)]) -> Counter {
+        registry.makeCounter(descriptor: descriptor(name), labels: labels)
+    }
+
+    private static func gauge(_ registry: PrometheusCollectorRegistry, _ name: String, _ labels: [(String, String)]) -> Gauge {
+        registry.makeGauge(descriptor: descriptor(name), labels: labels)
+    }
+
+    private static func histogram(
+        _ registry: PrometheusCollectorRegistry, _ name: String, _ labels: [(String, String)]
+    ) -> DurationHistogram {
+        registry.makeDurationHistogram(descriptor: descriptor(name), labels: labels, buckets: durationBuckets)
     }
 }

@@ -55,14 +55,19 @@ public struct KubeConfig: Sendable {
     public static let serviceAccountDirectory = "/var/run/secrets/kubernetes.io/serviceaccount"
 
     /// Resolves the configuration: `kubeconfigPath` (the `--kubeconfig` flag) when given, else the first
-    /// path of `KUBECONFIG`, else in-cluster when `KUBERNETES_SERVICE_HOST` is set.
+    /// path of `KUBECONFIG`, else in-cluster when `KUBERNETES_SERVICE_HOST` is set. `context` (kubectl's
+    /// `--context`) picks a context of the kubeconfig instead of its `current-context`.
     public static func load(
-        kubeconfigPath: String? = nil, environment: [String: String] = processEnvironment(),
+        kubeconfigPath: String? = nil, context: String? = nil, environment: [String: String] = processEnvironment(),
         serviceAccountDirectory: String = serviceAccountDirectory
     ) throws(KubeError) -> KubeConfig {
-        if let path = kubeconfigPath, !path.isEmpty { return try fromFile(path) }
+        let context = context.flatMap { $0.isEmpty ? nil : $0 }
+        if let path = kubeconfigPath, !path.isEmpty { return try fromFile(path, context: context) }
         if let list = environment["KUBECONFIG"], let first = list.split(separator: ":").first(where: { !$0.isEmpty }) {
-            return try fromFile(String(first))
+            return try fromFile(String(first), context: context)
+        }
+        if let context {
+            throw KubeError(.configuration, "context \"\(context)\" needs a kubeconfig: pass --kubeconfig FILE or set KUBECONFIG")
         }
         if environment["KUBERNETES_SERVICE_HOST"] != nil {
             return try inCluster(environment: environment, serviceAccountDirectory: serviceAccountDirectory)

@@ -18,7 +18,7 @@ public struct ClusterState: Sendable {
     var profiles: [CompiledProfile] = []
     var profileIDs: [SchedulingProfile: Int32] = [:]
     var annotations: [Int32: [String: String]] = [:]
-    /// Present nodes with a `NoSchedule` taint valued `planned-downtime` or `drain` (any key): the only
+    /// Present nodes with a `NoSchedule` or `NoExecute` taint valued `planned-downtime` or `drain` (any key): the only
     /// nodes that can be in maintenance, whatever the policy's taint keys.
     var maintenanceCandidates: Set<Int32> = []
     /// Present nodes not Ready or tainted unreachable/not-ready.
@@ -183,7 +183,7 @@ public struct ClusterState: Sendable {
         let n = nodes[Int(id)]
         let candidate =
             n.present
-            && n.taints.contains { $0.effect == "NoSchedule" && MaintenanceLevel(rawValue: $0.value) != nil }
+            && n.taints.contains { MaintenanceLevel(taint: $0) != nil }
         if candidate { maintenanceCandidates.insert(id) } else { maintenanceCandidates.remove(id) }
         let unhealthy =
             n.present && (!n.ready || n.taints.contains { PolicyEngine.unhealthyTaintKeys.contains($0.key) })
@@ -197,7 +197,7 @@ public struct ClusterState: Sendable {
         where MaintenanceLevel.of(nodes[Int(id)].taints, taintKeys: taintKeys) != nil {
             changed.append(nodes[Int(id)].name)
             nodes[Int(id)].taints.removeAll {
-                taintKeys.contains($0.key) && $0.effect == "NoSchedule" && MaintenanceLevel(rawValue: $0.value) != nil
+                taintKeys.contains($0.key) && MaintenanceLevel(taint: $0) != nil
             }
             refreshStatus(id)
         }

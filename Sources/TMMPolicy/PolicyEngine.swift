@@ -10,8 +10,7 @@ public struct PolicyEngine: Sendable {
     public func decide(_ input: DecisionInput) -> Verdict {
         let level: MaintenanceLevel
         switch input.transition {
-        case .enter(let l): level = l
-        case .escalate: level = .drain
+        case .enter(let l), .escalate(let l): level = l
         case .exit, .none:
             return Verdict(allowed: true, reason: nil, message: "Allowed: not a maintenance entry")
         }

@@ -55,10 +55,15 @@ public struct RolloutPlan: Sendable {
 
         var blocked: [Blocked] = []
         var passing: [(id: Int32, weight: Int)] = []
+        // A wave's first member is evaluated exactly as alone (nothing pending, nothing carried): keep the
+        // solo movers so that evaluation is not made twice (it halves plan's time with waves of one).
+        var soloMovers: [Int32: [Int32]] = [:]
         for name in base.nodeNames {
             let id = base.nodeIDs[name]!
-            let solo = engine.evaluate(target: id, state: base, pending: [], level: level).verdict
+            let evaluation = engine.evaluate(target: id, state: base, pending: [], level: level)
+            let solo = evaluation.verdict
             if solo.allowed {
+                soloMovers[id] = evaluation.movers
                 // Harder nodes first: tight budgets, then many pods, so they get the emptiest waves.
                 let slack = solo.findings.budgets.map { $0.healthy - $0.required }.min() ?? Int.max
                 passing.append((id, slack == Int.max ? -solo.findings.podsInScope.count : -1_000_000 + slack))
@@ -84,12 +89,18 @@ public struct RolloutPlan: Sendable {
             for id in remaining {
                 if members.count == config.maxNodesInMaintenance { break }
                 if let d = waveDomain, domain(id) != d { continue }
-                // The pods of the wave's earlier members must be placed again with this one's.
-                let e = engine.evaluate(target: id, state: base, pending: pending, carried: carried, level: level)
-                guard e.verdict.allowed else { continue }
+                let movers: [Int32]
+                if members.isEmpty, let solo = soloMovers[id] {
+                    movers = solo  // passed alone, and alone is what it is as the first member
+                } else {
+                    // The pods of the wave's earlier members must be placed again with this one's.
+                    let e = engine.evaluate(target: id, state: base, pending: pending, carried: carried, level: level)
+                    guard e.verdict.allowed else { continue }
+                    movers = e.movers
+                }
                 members.append(id)
                 pending.insert(base.nodes[Int(id)].name)
-                carried += e.movers
+                carried += movers
                 if waveDomain == nil { waveDomain = domain(id) }
             }
             if members.isEmpty {

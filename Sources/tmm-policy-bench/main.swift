@@ -273,6 +273,7 @@ func run() {
     print(String(format: "non-entry update (classify + decide): %.3f µs per call over %d calls", us(nonEntry) / Double(iterations), allowed))
 
     // MARK: check rendering and a plan over a slice are not part of the targets; report the memory at the end.
+    planBenchmark(state: state)  // PlanBenchmark.swift
     let end = memory()
     print("memory at end: VmRSS \(end.rss) MB, VmHWM \(end.hwm) MB")
 }

@@ -5,12 +5,20 @@ import TMMApp
 import TMMPolicy
 import TMMTransport
 
+/// `kubectl-tmm` when run under that name (a kubectl plugin: `kubectl tmm status`), else `tmm-webhook`.
+let programName: String = {
+    let first = CommandLine.arguments.first ?? ""
+    return first.split(separator: "/").last == "kubectl-tmm" ? "kubectl-tmm" : "tmm-webhook"
+}()
+
 @main
 struct TMMWebhook: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "tmm-webhook",
-        abstract: "A Kubernetes admission webhook that refuses unsafe Temporary Maintenance Mode entries.",
-        subcommands: [Serve.self, Check.self, Review.self, Plan.self, Certs.self],
+        commandName: programName == "kubectl-tmm" ? "kubectl tmm" : "tmm-webhook",
+        abstract: programName == "kubectl-tmm"
+            ? "Temporary Maintenance Mode from kubectl: may a node go now (check), in what order (plan), what is in maintenance (status)."
+            : "A Kubernetes admission webhook that refuses unsafe Temporary Maintenance Mode entries.",
+        subcommands: [Serve.self, Check.self, Review.self, Plan.self, Status.self, Certs.self],
         defaultSubcommand: nil
     )
 
@@ -34,53 +42,50 @@ struct TMMWebhook: ParsableCommand {
 
 /// Options shared by commands that log.
 struct LoggingOptions: ParsableArguments {
-    @Option(help: "Log format: text or json (env TMM_LOG_FORMAT).")
-    var logFormat: String = env("TMM_LOG_FORMAT") ?? "text"
+    @Option(help: "Log format: text or json (env TMM_LOG_FORMAT; default text).")
+    var logFormat: String?
 
-    @Option(help: "Log level: trace, debug, info, notice, warning, error (env TMM_LOG_LEVEL).")
-    var logLevel: String = env("TMM_LOG_LEVEL") ?? "info"
+    @Option(help: "Log level: trace, debug, info, notice, warning, error (env TMM_LOG_LEVEL; default info).")
+    var logLevel: String?
 
     func bootstrap() throws -> Logger {
-        guard let level = Logger.Level(rawValue: logLevel) else {
-            throw ValidationError("--log-level '\(logLevel)' is not one of trace, debug, info, notice, warning, error")
-        }
-        switch logFormat {
-        case "json":
+        let levelName = try Setting.resolve(
+            logLevel, flag: "--log-level", env: "TMM_LOG_LEVEL", default: "info",
+            Setting.oneOf(["trace", "debug", "info", "notice", "warning", "error", "critical"]))
+        let format = try Setting.resolve(logFormat, flag: "--log-format", env: "TMM_LOG_FORMAT", default: "text", Setting.oneOf(["text", "json"]))
+        let level = Logger.Level(rawValue: levelName)!
+        if format == "json" {
             LoggingSystem.bootstrap { label in
                 var handler = JSONLogHandler(label: label)
                 handler.logLevel = level
                 return handler
             }
-        case "text":
+        } else {
             LoggingSystem.bootstrap { label in
                 var handler = StreamLogHandler.standardError(label: label)
                 handler.logLevel = level
                 return handler
             }
-        default:
-            throw ValidationError("--log-format '\(logFormat)' is not text or json")
         }
-        return Logger(label: "tmm-webhook")
+        let logger = Logger(label: "tmm-webhook")
+        for name in unknownEnvironmentVariables() {
+            logger.warning("ignoring unknown environment variable \(name) (misspelt? tmm-webhook serve --help lists the variables)")
+        }
+        return logger
     }
-}
-
-func env(_ name: String) -> String? {
-    guard let value = getenv(name) else { return nil }
-    let s = String(cString: value)
-    return s.isEmpty ? nil : s
-}
-
-func seconds(_ name: String, _ value: Double) throws -> Duration {
-    guard value.isFinite, value >= 0 else { throw ValidationError("\(name) must be a non-negative number of seconds") }
-    return .milliseconds(Int64(value * 1000))
 }
 
 struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Serve the admission webhook over HTTPS (POST /validate, GET /healthz, GET /readyz).")
+        abstract: "Serve the admission webhook over HTTPS (POST /validate, GET /healthz, GET /readyz).",
+        discussion: """
+            Every option can also be set by the environment variable named in its help; the flag wins. Durations \
+            are seconds (10, 0.5) or Go durations (10s, 1m30s). A bad value in a flag or a variable stops the \
+            program with a message naming it.
+            """)
 
-    @Option(help: "Address to listen on, HOST:PORT; [::]:PORT for IPv6 and IPv4 (env TMM_LISTEN).")
-    var listen: String = env("TMM_LISTEN") ?? "0.0.0.0:8443"
+    @Option(help: "Address to listen on, HOST:PORT; [::]:PORT for IPv6 and IPv4 (env TMM_LISTEN; default 0.0.0.0:8443).")
+    var listen: String?
 
     @Option(help: "PEM certificate (may hold a chain); reloaded when it changes. Without it and --tls-key, a development certificate is made in certs/ (env TMM_TLS_CERT).")
     var tlsCert: String?
@@ -91,29 +96,29 @@ struct Serve: ParsableCommand {
     @Option(help: "PEM CA bundle: require a client certificate signed by it (env TMM_CLIENT_CA).")
     var clientCa: String?
 
-    @Option(help: "Largest request line plus headers, in bytes (431 beyond) (env TMM_MAX_HEADER_BYTES).")
-    var maxHeaderBytes: Int = env("TMM_MAX_HEADER_BYTES").flatMap { Int($0) } ?? 64 * 1024
+    @Option(help: "Largest request line plus headers, in bytes, 431 beyond (env TMM_MAX_HEADER_BYTES; default 65536).")
+    var maxHeaderBytes: String?
 
-    @Option(help: "Largest request body, in bytes (413 beyond) (env TMM_MAX_BODY_BYTES).")
-    var maxBodyBytes: Int = env("TMM_MAX_BODY_BYTES").flatMap { Int($0) } ?? 7 * 1024 * 1024
+    @Option(help: "Largest request body, in bytes, 413 beyond (env TMM_MAX_BODY_BYTES; default 7340032).")
+    var maxBodyBytes: String?
 
-    @Option(help: "Request-body bytes held at once across all connections; a body past it is answered 503 with Retry-After (env TMM_MAX_BUFFERED_BYTES).")
-    var maxBufferedBytes: Int = env("TMM_MAX_BUFFERED_BYTES").flatMap { Int($0) } ?? 64 * 1024 * 1024
+    @Option(help: "Request-body bytes held at once across all connections; a body past it is answered 503 with Retry-After (env TMM_MAX_BUFFERED_BYTES; default 67108864).")
+    var maxBufferedBytes: String?
 
-    @Option(help: "Seconds allowed for the TLS handshake and for a request's headers (env TMM_HANDSHAKE_TIMEOUT).")
-    var handshakeTimeout: Double = env("TMM_HANDSHAKE_TIMEOUT").flatMap { Double($0) } ?? 10
+    @Option(help: "Time allowed for the TLS handshake and for a request's headers (env TMM_HANDSHAKE_TIMEOUT; default 10s).")
+    var handshakeTimeout: String?
 
-    @Option(help: "Seconds an idle keep-alive connection stays open; keep above kube-apiserver's 90 (env TMM_IDLE_TIMEOUT).")
-    var idleTimeout: Double = env("TMM_IDLE_TIMEOUT").flatMap { Double($0) } ?? 120
+    @Option(help: "How long an idle keep-alive connection stays open; keep above kube-apiserver's 90s (env TMM_IDLE_TIMEOUT; default 120s).")
+    var idleTimeout: String?
 
-    @Option(help: "Seconds in-flight requests get to finish after SIGTERM (env TMM_SHUTDOWN_GRACE).")
-    var shutdownGrace: Double = env("TMM_SHUTDOWN_GRACE").flatMap { Double($0) } ?? 20
+    @Option(help: "How long in-flight requests get to finish after SIGTERM (env TMM_SHUTDOWN_GRACE; default 20s).")
+    var shutdownGrace: String?
 
-    @Option(help: "Seconds between checks of the certificate and policy files for changes (env TMM_CERT_CHECK_INTERVAL).")
-    var certCheckInterval: Double = env("TMM_CERT_CHECK_INTERVAL").flatMap { Double($0) } ?? 5
+    @Option(help: "How often the certificate and policy files are checked for changes, at least 0.1s (env TMM_CERT_CHECK_INTERVAL; default 5s).")
+    var certCheckInterval: String?
 
-    @Option(help: "Event-loop threads (default: half the CPUs, at least one) (env TMM_EVENT_LOOPS).")
-    var eventLoops: Int?
+    @Option(help: "Event-loop threads (env TMM_EVENT_LOOPS; default: half the CPUs, at least one).")
+    var eventLoops: String?
 
     @Option(help: "Decide from this cluster snapshot (kubectl get nodes,pods,pdb -A -o json); repeatable (env TMM_STATE, comma-separated).")
     var state: [String] = []
@@ -130,53 +135,87 @@ struct Serve: ParsableCommand {
     @Option(help: "This replica's name, for Events and the Lease (env TMM_POD_NAME; default: the host name).")
     var podName: String?
 
-    @Option(help: "The ConfigMap the policy file is mounted from; a refused policy is reported as an Event on it (env TMM_POLICY_CONFIGMAP).")
-    var policyConfigmap: String = env("TMM_POLICY_CONFIGMAP") ?? "tmm-webhook-policy"
+    @Option(help: "The ConfigMap the policy file is mounted from; a refused policy is reported as an Event on it (env TMM_POLICY_CONFIGMAP; default tmm-webhook-policy).")
+    var policyConfigmap: String?
 
-    @Option(help: "Seconds an admitted entry counts as a node in maintenance before its taint is seen (env TMM_PENDING_TTL).")
-    var pendingTtl: Double = env("TMM_PENDING_TTL").flatMap { Double($0) } ?? 60
+    @Option(help: "How long an admitted entry counts as a node in maintenance before its taint is seen (env TMM_PENDING_TTL; default 60s).")
+    var pendingTtl: String?
 
-    @Option(help: "Seconds an entry decision waits for the cache to catch up with the API server (env TMM_FRESHNESS_WAIT).")
-    var freshnessWait: Double = env("TMM_FRESHNESS_WAIT").flatMap { Double($0) } ?? 1
+    @Option(help: "How long an entry decision waits for the cache to catch up with the API server (env TMM_FRESHNESS_WAIT; default 1s).")
+    var freshnessWait: String?
 
-    @Option(help: "Seconds before the reconciler removes a failure annotation from a pod whose node is not in maintenance (env TMM_ANNOTATION_GRACE).")
-    var annotationGrace: Double = env("TMM_ANNOTATION_GRACE").flatMap { Double($0) } ?? 600
+    @Option(help: "How long before the reconciler removes a failure annotation from a pod whose node is not in maintenance (env TMM_ANNOTATION_GRACE; default 600s).")
+    var annotationGrace: String?
 
     @OptionGroup var logging: LoggingOptions
 
-    func run() throws {
-        let logger = try logging.bootstrap()
-        var options = ServeOptions()
-        options.listen = listen
-        options.tlsCertificate = tlsCert ?? env("TMM_TLS_CERT")
-        options.tlsKey = tlsKey ?? env("TMM_TLS_KEY")
-        options.clientCA = clientCa ?? env("TMM_CLIENT_CA")
-        options.maxHeaderBytes = maxHeaderBytes
-        options.maxBodyBytes = maxBodyBytes
-        guard maxBufferedBytes >= maxBodyBytes else {
-            throw ValidationError("--max-buffered-bytes (\(maxBufferedBytes)) must be at least --max-body-bytes (\(maxBodyBytes))")
+    /// Every setting parsed, the flag's or the variable's, the same way.
+    func options() throws(Setting.BadValue) -> ServeOptions {
+        var o = ServeOptions()
+        o.listen = try Setting.resolve(listen, flag: "--listen", env: "TMM_LISTEN", default: o.listen, Setting.listenAddress)
+        o.tlsCertificate = try Setting.resolve(tlsCert, flag: "--tls-cert", env: "TMM_TLS_CERT", Setting.text)
+        o.tlsKey = try Setting.resolve(tlsKey, flag: "--tls-key", env: "TMM_TLS_KEY", Setting.text)
+        o.clientCA = try Setting.resolve(clientCa, flag: "--client-ca", env: "TMM_CLIENT_CA", Setting.text)
+        o.maxHeaderBytes = try Setting.resolve(
+            maxHeaderBytes, flag: "--max-header-bytes", env: "TMM_MAX_HEADER_BYTES", default: o.maxHeaderBytes,
+            Setting.integer(1024...(16 << 20), unit: "bytes"))
+        o.maxBodyBytes = try Setting.resolve(
+            maxBodyBytes, flag: "--max-body-bytes", env: "TMM_MAX_BODY_BYTES", default: o.maxBodyBytes,
+            Setting.integer(1024...(1 << 30), unit: "bytes"))
+        o.maxBufferedBytes = try Setting.resolve(
+            maxBufferedBytes, flag: "--max-buffered-bytes", env: "TMM_MAX_BUFFERED_BYTES", default: o.maxBufferedBytes,
+            Setting.integer(1024...(16 << 30), unit: "bytes"))
+        guard o.maxBufferedBytes >= o.maxBodyBytes else {
+            let origin = maxBufferedBytes != nil ? "--max-buffered-bytes" : "TMM_MAX_BUFFERED_BYTES"
+            throw Setting.BadValue(
+                origin: origin, value: String(o.maxBufferedBytes), expected: "at least the largest body (\(o.maxBodyBytes) bytes)")
         }
-        options.maxBufferedBytes = maxBufferedBytes
-        options.handshakeTimeout = try seconds("--handshake-timeout", handshakeTimeout)
-        options.idleTimeout = try seconds("--idle-timeout", idleTimeout)
-        options.shutdownGrace = try seconds("--shutdown-grace", shutdownGrace)
-        options.certificateCheckInterval = try seconds("--cert-check-interval", max(0.1, certCheckInterval))
-        options.eventLoops = eventLoops ?? env("TMM_EVENT_LOOPS").flatMap { Int($0) }
-        options.statePaths = state.isEmpty ? (env("TMM_STATE")?.split(separator: ",").map(String.init) ?? []) : state
-        options.configPath = config ?? env("TMM_CONFIG")
-        options.kubeconfig = kubeconfig
-        options.policyConfigMap = policyConfigmap
-        options.namespace = namespace ?? env("TMM_NAMESPACE")
-        options.podName = podName ?? env("TMM_POD_NAME")
-        options.pendingTTL = try seconds("--pending-ttl", pendingTtl)
-        options.freshnessWait = try seconds("--freshness-wait", freshnessWait)
-        options.annotationGrace = try seconds("--annotation-grace", annotationGrace)
+        o.handshakeTimeout = try Setting.resolve(
+            handshakeTimeout, flag: "--handshake-timeout", env: "TMM_HANDSHAKE_TIMEOUT", default: o.handshakeTimeout,
+            Setting.duration(minimum: .milliseconds(1)))
+        o.idleTimeout = try Setting.resolve(
+            idleTimeout, flag: "--idle-timeout", env: "TMM_IDLE_TIMEOUT", default: o.idleTimeout, Setting.duration(minimum: .milliseconds(1)))
+        o.shutdownGrace = try Setting.resolve(
+            shutdownGrace, flag: "--shutdown-grace", env: "TMM_SHUTDOWN_GRACE", default: o.shutdownGrace, Setting.duration())
+        o.certificateCheckInterval = try Setting.resolve(
+            certCheckInterval, flag: "--cert-check-interval", env: "TMM_CERT_CHECK_INTERVAL", default: o.certificateCheckInterval,
+            Setting.duration(minimum: .milliseconds(100)))
+        o.eventLoops = try Setting.resolve(eventLoops, flag: "--event-loops", env: "TMM_EVENT_LOOPS", Setting.integer(1...256, unit: "threads"))
+        o.statePaths = try state.isEmpty ? (Setting.resolve(nil, flag: "--state", env: "TMM_STATE", Setting.list) ?? []) : state
+        o.configPath = try Setting.resolve(config, flag: "--config", env: "TMM_CONFIG", Setting.text)
+        o.kubeconfig = try Setting.resolve(kubeconfig, flag: "--kubeconfig", env: nil, Setting.text)
+        o.policyConfigMap = try Setting.resolve(
+            policyConfigmap, flag: "--policy-configmap", env: "TMM_POLICY_CONFIGMAP", default: o.policyConfigMap, Setting.text)
+        o.namespace = try Setting.resolve(namespace, flag: "--namespace", env: "TMM_NAMESPACE", Setting.text)
+        o.podName = try Setting.resolve(podName, flag: "--pod-name", env: "TMM_POD_NAME", Setting.text)
+        o.pendingTTL = try Setting.resolve(
+            pendingTtl, flag: "--pending-ttl", env: "TMM_PENDING_TTL", default: o.pendingTTL, Setting.duration(minimum: .seconds(1)))
+        o.freshnessWait = try Setting.resolve(
+            freshnessWait, flag: "--freshness-wait", env: "TMM_FRESHNESS_WAIT", default: o.freshnessWait, Setting.duration())
+        o.annotationGrace = try Setting.resolve(
+            annotationGrace, flag: "--annotation-grace", env: "TMM_ANNOTATION_GRACE", default: o.annotationGrace, Setting.duration())
+        return o
+    }
+
+    func run() throws {
+        let options = try settingOrExit { try self.options() }
+        let logger = try settingOrExit { try logging.bootstrap() }
         do {
             try WebhookServer.run(options, logger: logger)
         } catch let error as WebhookServer.StartupError {
             logger.critical("cannot start: \(error.description)")
             throw ExitCode(1)
         }
+    }
+}
+
+/// Runs `body`; a bad setting is printed as `tmm-webhook: <message>` and exits 2, like a bad flag.
+func settingOrExit<T>(_ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let error as Setting.BadValue {
+        FileHandleStderr.write("\(programName): \(error.description)\n")
+        throw ExitCode(2)
     }
 }
 
@@ -223,112 +262,3 @@ enum FileHandleStderr {
     }
 }
 
-/// Options shared by the offline commands.
-struct StateOptions: ParsableArguments {
-    @Option(help: "Cluster state: kubectl get nodes,pods,pdb,pv,pvc -A -o json output, or list bodies; repeatable (env TMM_STATE, comma-separated).")
-    var state: [String] = []
-
-    @Option(help: "Policy YAML (defaults when omitted) (env TMM_CONFIG).")
-    var config: String?
-
-    func load() throws -> (ClusterState, PolicyConfig) {
-        let state = self.state.isEmpty ? (env("TMM_STATE")?.split(separator: ",").map(String.init) ?? []) : self.state
-        let config = self.config ?? env("TMM_CONFIG")
-        guard !state.isEmpty else {
-            throw WebhookServer.StartupError("--state FILE is required (e.g. kubectl get nodes,pods,pdb,pv,pvc -A -o json > state.json)")
-        }
-        return (try loadState(state), try loadPolicy(config))
-    }
-}
-
-enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
-    case text, json
-}
-
-/// `--level` of check and plan.
-enum LevelArgument: String, ExpressibleByArgument, CaseIterable {
-    case plannedDowntime = "planned-downtime", drain
-
-    var level: MaintenanceLevel { self == .drain ? .drain : .plannedDowntime }
-}
-
-/// Runs `body`, turning startup errors into exit code 2 with the message on standard error.
-func exitingOnError<T>(_ body: () throws -> T) throws -> T {
-    do {
-        return try body()
-    } catch let error as WebhookServer.StartupError {
-        FileHandleStderr.write("tmm-webhook: \(error.description)\n")
-        throw ExitCode(2)
-    }
-}
-
-struct Check: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Would NODE be allowed to enter maintenance now, and why. Exit 0 allowed, 1 denied, 2 error.")
-
-    @Argument(help: "The node to check.")
-    var node: String
-
-    @Option(help: "The maintenance level asked for: planned-downtime (pods with a volume local to the node wait for it) or drain (every pod must leave).")
-    var level: LevelArgument = .plannedDowntime
-
-    @OptionGroup var stateOptions: StateOptions
-
-    @Option(help: "text or json.")
-    var output: OutputFormat = .text
-
-    func run() throws {
-        let (state, config) = try exitingOnError { try stateOptions.load() }
-        let report = CheckReport.make(node: node, state: state, engine: PolicyEngine(config: config), level: level.level)
-        print(output == .json ? report.json : report.text)
-        if report.exitCode != 0 { throw ExitCode(report.exitCode) }
-    }
-}
-
-struct Review: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Print the AdmissionReview response the server would give to a request (FILE or - for stdin).")
-
-    @Argument(help: "An AdmissionReview request (JSON); - reads standard input.")
-    var file: String = "-"
-
-    @OptionGroup var stateOptions: StateOptions
-
-    func run() throws {
-        let (state, config) = try exitingOnError { try stateOptions.load() }
-        let body: [UInt8]
-        if file == "-" {
-            var bytes: [UInt8] = []
-            while let line = readLine(strippingNewline: false) { bytes += Array(line.utf8) }
-            body = bytes
-        } else {
-            body = try exitingOnError {
-                do { return try readFile(file) } catch { throw WebhookServer.StartupError("\(error)") }
-            }
-        }
-        var logger = Logger(label: "tmm-webhook")
-        logger.logLevel = .error
-        let (status, response) = OfflineReview.review(body: body, state: state, config: config, logger: logger)
-        print(String(decoding: response, as: UTF8.self), terminator: "")
-        if status != 200 { throw ExitCode(2) }
-    }
-}
-
-struct Plan: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "A safe rolling order for taking every node through maintenance, in waves of at most maxNodesInMaintenance.")
-
-    @OptionGroup var stateOptions: StateOptions
-
-    @Option(help: "The maintenance level of every entry: planned-downtime or drain.")
-    var level: LevelArgument = .plannedDowntime
-
-    @Option(help: "text or json.")
-    var output: OutputFormat = .text
-
-    func run() throws {
-        let (state, config) = try exitingOnError { try stateOptions.load() }
-        let plan = RolloutPlan.make(state: state, engine: PolicyEngine(config: config), level: level.level)
-        print(output == .json ? plan.json : plan.text)
-    }
-}

@@ -108,9 +108,13 @@ import Testing
         // The single-quoted literals of the expression, less the ones that are not taint keys.
         let literals = expression.split(separator: "'", omittingEmptySubsequences: false)
             .enumerated().filter { $0.offset % 2 == 1 }.map { String($0.element) }
-        let keys = Set(literals).subtracting(["NoSchedule", "=", ""])
+        let keys = Set(literals).subtracting(["NoSchedule", "NoExecute", "=", ":", ""])
         #expect(keys == variant.taintKeys, "matchCondition keys \(keys.sorted())")
-        #expect(literals.contains("NoSchedule"))
+        // Both effects that make a maintenance taint (MaintenanceLevel), and not PreferNoSchedule.
+        #expect(literals.contains("NoSchedule") && literals.contains("NoExecute"))
+        #expect(!literals.contains("PreferNoSchedule"))
+        // The effect is part of what is compared, so NoSchedule -> NoExecute reaches the webhook.
+        #expect(expression.contains("+ ':' + t.effect"))
         // A missing spec.taints must not make the expression fail (failurePolicy Fail would then refuse).
         #expect(expression.contains("has(node.spec.taints)") && expression.contains("has(t.value)"))
         #expect(expression.contains("object") && expression.contains("oldObject"))

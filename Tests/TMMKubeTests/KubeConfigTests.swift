@@ -181,6 +181,34 @@ import TMMTransport
         #expect(none.message.contains("KUBERNETES_SERVICE_HOST is not set"))
     }
 
+    @Test func contextOverridesTheCurrentContext() throws {
+        let extra = """
+            - name: other-cluster
+              cluster: {server: "https://other:6443"}
+            """
+        var yaml = kubeconfig(cluster: "    server: https://one:1", user: "    token: t1")
+        yaml = yaml.replacingOccurrences(of: "clusters:\n", with: "clusters:\n" + extra + "\n")
+        yaml = yaml.replacingOccurrences(
+            of: "contexts:\n", with: "contexts:\n- name: other\n  context: {cluster: other-cluster, user: u1, namespace: elsewhere}\n")
+        try write(yaml, to: "\(directory)/multi")
+        let current = try KubeConfig.load(kubeconfigPath: "\(directory)/multi", environment: [:])
+        #expect(current.host == "one")
+        let other = try KubeConfig.load(kubeconfigPath: "\(directory)/multi", context: "other", environment: [:])
+        #expect(other.host == "other" && other.port == 6443 && other.namespace == "elsewhere" && other.token == "t1")
+        #expect(other.source.contains("(context other)"))
+        let viaEnv = try KubeConfig.load(context: "other", environment: ["KUBECONFIG": "\(directory)/multi"])
+        #expect(viaEnv.host == "other")
+        let missing = try #require(throws: KubeError.self) {
+            try KubeConfig.load(kubeconfigPath: "\(directory)/multi", context: "nope", environment: [:])
+        }
+        #expect(missing.message.contains("no context \"nope\""))
+        // In a pod there is no kubeconfig to take a context from: say so rather than ignore the flag.
+        let inPod = try #require(throws: KubeError.self) {
+            try KubeConfig.load(context: "other", environment: ["KUBERNETES_SERVICE_HOST": "10.96.0.1"])
+        }
+        #expect(inPod.message.contains("context \"other\" needs a kubeconfig"))
+    }
+
     @Test func inCluster() throws {
         let sa = "\(directory)/serviceaccount"
         try FileManager.default.createDirectory(atPath: sa, withIntermediateDirectories: true)

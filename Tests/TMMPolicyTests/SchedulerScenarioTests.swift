@@ -85,7 +85,7 @@ import Testing
         #expect(v.relatedPods == [PodRef(namespace: "store", name: "db-0")])
         // An escalation is a drain too.
         let escalate = PolicyEngine().decide(
-            DecisionInput(node: "n1", transition: .escalate, state: .known(Scenario.state(Self.localVolume))))
+            DecisionInput(node: "n1", transition: .escalate(.drain), state: .known(Scenario.state(Self.localVolume))))
         #expect(escalate.reason == .notEnoughResources)
     }
 
