@@ -22,8 +22,7 @@ public struct ServeOptions: Sendable {
     /// Our namespace (the Lease lives there) and pod name; from the downward API in a pod.
     public var namespace: String?
     public var podName: String?
-    /// Pending-entry TTL, freshness wait and annotation grace period (live mode).
-    public var pendingTTL: Duration = .seconds(60)
+    /// Freshness wait and annotation grace period (live mode).
     public var freshnessWait: Duration = .seconds(1)
     public var annotationGrace: Duration = .seconds(600)
     /// The ConfigMap the policy file comes from (a refused policy is reported as an Event on it).

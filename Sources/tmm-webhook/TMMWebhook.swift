@@ -138,8 +138,6 @@ struct Serve: ParsableCommand {
     @Option(help: "The ConfigMap the policy file is mounted from; a refused policy is reported as an Event on it (env TMM_POLICY_CONFIGMAP; default tmm-webhook-policy).")
     var policyConfigmap: String?
 
-    @Option(help: "How long an admitted entry counts as a node in maintenance before its taint is seen (env TMM_PENDING_TTL; default 60s).")
-    var pendingTtl: String?
 
     @Option(help: "How long an entry decision waits for the cache to catch up with the API server (env TMM_FRESHNESS_WAIT; default 1s).")
     var freshnessWait: String?
@@ -188,8 +186,6 @@ struct Serve: ParsableCommand {
             policyConfigmap, flag: "--policy-configmap", env: "TMM_POLICY_CONFIGMAP", default: o.policyConfigMap, Setting.text)
         o.namespace = try Setting.resolve(namespace, flag: "--namespace", env: "TMM_NAMESPACE", Setting.text)
         o.podName = try Setting.resolve(podName, flag: "--pod-name", env: "TMM_POD_NAME", Setting.text)
-        o.pendingTTL = try Setting.resolve(
-            pendingTtl, flag: "--pending-ttl", env: "TMM_PENDING_TTL", default: o.pendingTTL, Setting.duration(minimum: .seconds(1)))
         o.freshnessWait = try Setting.resolve(
             freshnessWait, flag: "--freshness-wait", env: "TMM_FRESHNESS_WAIT", default: o.freshnessWait, Setting.duration())
         o.annotationGrace = try Setting.resolve(

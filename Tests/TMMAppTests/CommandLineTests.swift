@@ -17,7 +17,6 @@ import TMMJSON
         (["TMM_CERT_CHECK_INTERVAL=0"], ["serve"], "TMM_CERT_CHECK_INTERVAL='0' is not a duration"),
         (["TMM_EVENT_LOOPS=0"], ["serve"], "TMM_EVENT_LOOPS='0' is not a whole number of threads, from 1 to 256"),
         (["TMM_EVENT_LOOPS=two"], ["serve"], "TMM_EVENT_LOOPS='two'"),
-        (["TMM_PENDING_TTL=1h2"], ["serve"], "TMM_PENDING_TTL='1h2'"),
         (["TMM_FRESHNESS_WAIT=fast"], ["serve"], "TMM_FRESHNESS_WAIT='fast'"),
         (["TMM_ANNOTATION_GRACE=10d"], ["serve"], "TMM_ANNOTATION_GRACE='10d'"),
         (["TMM_LISTEN=8443"], ["serve"], "TMM_LISTEN='8443' is not HOST:PORT"),
