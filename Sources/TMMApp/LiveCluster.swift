@@ -74,7 +74,7 @@ public struct LiveCluster: Sendable {
                 } catch {
                     throw KubeError(.decode, "LIST \(collection): \(error)")
                 }
-                let next = Self.continueToken(body)
+                let next = KubeList.metadata(of: body).continue
                 token = next.isEmpty ? nil : next
             } while token != nil
         }
@@ -85,7 +85,7 @@ public struct LiveCluster: Sendable {
     public func page(of collection: String, continue token: String?, pageSize: Int = 500) throws(KubeError) -> [UInt8] {
         var query = [("limit", String(pageSize))]
         if let token { query.append(("continue", token)) }
-        return try client.request(method: "GET", path: Self.withQuery(collection, query)).body
+        return try client.request(method: "GET", path: KubeClient.appendQuery(collection, query)).body
     }
 
     /// Every item of a LIST of `collection`, as JSON trees (for small collections, such as nodes).
@@ -150,49 +150,6 @@ public struct LiveCluster: Sendable {
             if error.isNotFound { return nil }
             throw error
         }
-    }
-
-    // MARK: Helpers
-
-    static func withQuery(_ path: String, _ query: [(String, String)]) -> String {
-        var out = path
-        var separator = path.contains("?") ? "&" : "?"
-        for (name, value) in query {
-            out += separator + name + "=" + queryEncoded(value)
-            separator = "&"
-        }
-        return out
-    }
-
-    /// Continue tokens are base64 (`+`, `/`, `=`): every byte outside the unreserved set is escaped.
-    static func queryEncoded(_ value: String) -> String {
-        let hex = Array("0123456789ABCDEF".utf8)
-        var out: [UInt8] = []
-        for b in value.utf8 {
-            switch b {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "~"):
-                out.append(b)
-            default:
-                out += [UInt8(ascii: "%"), hex[Int(b >> 4)], hex[Int(b & 0xF)]]
-            }
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    /// `metadata.continue` of a list body, without reading its items.
-    static func continueToken(_ body: [UInt8]) -> String {
-        var next = ""
-        body.withUnsafeBytes { buffer in
-            var scanner = JSONScanner(buffer)
-            try? scanner.readObject { (s, key) throws(JSONError) in
-                guard key.equals("metadata") else { return }
-                try s.readObject { (s, key) throws(JSONError) in
-                    if key.equals("continue") { next = try s.readOptionalString() ?? "" }
-                }
-            }
-        }
-        return next
     }
 }
 

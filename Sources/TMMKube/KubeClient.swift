@@ -242,7 +242,8 @@ public final class KubeClient: Sendable {
         return token
     }
 
-    static func appendQuery(_ path: String, _ query: [(String, String)]) -> String {
+    /// `path` with `query` appended, each name and value percent-encoded.
+    public static func appendQuery(_ path: String, _ query: [(String, String)]) -> String {
         guard !query.isEmpty else { return path }
         var out = path
         var separator: Character = path.contains("?") ? "&" : "?"

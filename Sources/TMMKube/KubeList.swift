@@ -45,3 +45,22 @@ extension KubeList {
         return out
     }
 }
+
+extension KubeList {
+    /// `metadata.continue` and `metadata.resourceVersion` of a list body, without reading its items.
+    public static func metadata(of body: [UInt8]) -> (continue: String, resourceVersion: String) {
+        var next = ""
+        var version = ""
+        body.withUnsafeBytes { buffer in
+            var scanner = JSONScanner(buffer)
+            try? scanner.readObject { (s, key) throws(JSONError) in
+                guard key.equals("metadata") else { return }
+                try s.readObject { (s, key) throws(JSONError) in
+                    if key.equals("continue") { next = try s.readOptionalString() ?? "" }
+                    else if key.equals("resourceVersion") { version = try s.readOptionalString() ?? "" }
+                }
+            }
+        }
+        return (next, version)
+    }
+}

@@ -121,7 +121,7 @@ public final class WatchCache<Store: WatchCacheStore>: Sendable {
         let version: UInt64
         do throws(KubeError) {
             let response = try client.request(method: "GET", path: probePath, deadline: deadline)
-            guard let v = UInt64(Self.listMetadata(response.body).resourceVersion) else {
+            guard let v = UInt64(KubeList.metadata(of: response.body).resourceVersion) else {
                 return "the API server returned no resourceVersion"
             }
             version = v
@@ -264,7 +264,7 @@ public final class WatchCache<Store: WatchCacheStore>: Sendable {
             var query: [(String, String)] = [("limit", String(settings.pageSize))]
             if let token { query.append(("continue", token)) }
             let response = try client.request(method: "GET", path: KubeClient.appendQuery(resource.path, query))
-            let (next, version) = Self.listMetadata(response.body)
+            let (next, version) = KubeList.metadata(of: response.body)
             if pages == 0 { listVersion = version }
             try shared.withLock { s throws(KubeError) in try s.store.mergeListPage(resource, page: response.body) }
             token = next.isEmpty ? nil : next
@@ -312,22 +312,5 @@ public final class WatchCache<Store: WatchCacheStore>: Sendable {
             return st
         }
         onChange(resource, status)
-    }
-
-    /// `metadata.continue` and `metadata.resourceVersion` of a list body, without reading its items.
-    public static func listMetadata(_ body: [UInt8]) -> (continue: String, resourceVersion: String) {
-        var next = ""
-        var version = ""
-        body.withUnsafeBytes { buffer in
-            var scanner = JSONScanner(buffer)
-            try? scanner.readObject { (s, key) throws(JSONError) in
-                guard key.equals("metadata") else { return }
-                try s.readObject { (s, key) throws(JSONError) in
-                    if key.equals("continue") { next = try s.readOptionalString() ?? "" }
-                    else if key.equals("resourceVersion") { version = try s.readOptionalString() ?? "" }
-                }
-            }
-        }
-        return (next, version)
     }
 }
