@@ -109,7 +109,15 @@ public struct KubeConfig: Sendable {
         let where_ = "kubeconfig \(path)"
         let root: [String: Any]
         do {
-            guard let parsed = try Yams.load(yaml: String(decoding: bytes, as: UTF8.self)) as? [String: Any] else {
+            guard let node = try Yams.compose(yaml: String(decoding: bytes, as: UTF8.self)) else {
+                throw KubeError(.configuration, "\(where_): not a YAML mapping")
+            }
+            // Yams' untyped constructor traps on a mapping key that is not a scalar (`? {a: b}: c`; found
+            // by the fuzzer), so such a file is refused before it gets there.
+            if let key = firstNonScalarKey(in: node) {
+                throw KubeError(.configuration, "\(where_): line \((key.mark?.line).map(String.init) ?? "?"): a key that is not a plain value")
+            }
+            guard let parsed = node.any as? [String: Any] else {
                 throw KubeError(.configuration, "\(where_): not a YAML mapping")
             }
             root = parsed
@@ -298,4 +306,23 @@ func trimmed(_ bytes: [UInt8]) -> String {
     while let last = slice.last, last == 0x0A || last == 0x0D || last == 0x20 || last == 0x09 { slice = slice.dropLast() }
     while let first = slice.first, first == 0x0A || first == 0x0D || first == 0x20 || first == 0x09 { slice = slice.dropFirst() }
     return String(decoding: slice, as: UTF8.self)
+}
+
+/// The first mapping key anywhere in `node` that is not a scalar, if any.
+private func firstNonScalarKey(in node: Yams.Node) -> Yams.Node? {
+    var pending = [node]
+    while let next = pending.popLast() {
+        switch next {
+        case .mapping(let mapping):
+            for (key, value) in mapping {
+                guard case .scalar = key else { return key }
+                pending.append(value)
+            }
+        case .sequence(let sequence):
+            pending.append(contentsOf: sequence)
+        default:
+            break
+        }
+    }
+    return nil
 }

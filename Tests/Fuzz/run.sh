@@ -38,7 +38,9 @@ for target in "${targets[@]}"; do
   # -rss_limit_mb: ASan and the corpus in memory; -max_len: bodies as large as a real review.
   set +e
   # Swift's own crash handler fights ASan over the crashing thread; libFuzzer reports crashes itself.
-  SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=0 "$build/debug/$target" "$corpus" "Tests/Fuzz/Corpus/$target" \
+  # Inputs that once crashed (Tests/Fuzz/Regressions/TARGET) are run first, every time.
+  regressions=(); [ -d "Tests/Fuzz/Regressions/$target" ] && regressions=("Tests/Fuzz/Regressions/$target")
+  SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=0 "$build/debug/$target" "$corpus" "Tests/Fuzz/Corpus/$target" "${regressions[@]}" \
     -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
     -artifact_prefix="$artifacts/" "$@" >"$log" 2>&1
   status=$?
