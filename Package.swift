@@ -106,7 +106,7 @@ let package = Package(
             name: "fuzz-json", dependencies: ["FuzzSupport", "TMMJSON"], path: "Tests/Fuzz/Targets/fuzz-json",
             swiftSettings: strict),
         .executableTarget(
-            name: "fuzz-http-head", dependencies: ["FuzzSupport", "TMMTransport"], path: "Tests/Fuzz/Targets/fuzz-http-head",
+            name: "fuzz-http-head", dependencies: ["FuzzSupport", "TMMTransport", .product(name: "Logging", package: "swift-log")], path: "Tests/Fuzz/Targets/fuzz-http-head",
             swiftSettings: strict),
         .executableTarget(
             name: "fuzz-admission", dependencies: ["FuzzSupport", "TMMAdmission", "TMMJSON", "TMMPolicy"],

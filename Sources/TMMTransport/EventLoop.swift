@@ -3,8 +3,10 @@ import Glibc
 import Logging
 import Synchronization
 
-/// An epoll loop on its own thread, serving many connections: TLS handshakes, request parsing, response
-/// writing. No call on it blocks; a slow or silent peer only costs a timer check.
+/// An epoll loop on its own thread, serving many connections: it does their I/O (TLS handshakes, reads,
+/// writes, epoll interest, timers) and calls the handler. The HTTP/1.1 protocol of each connection is its
+/// `HTTPConnectionStateMachine`; the loop only performs the actions the machine returns. No call on it
+/// blocks; a slow or silent peer only costs a timer check.
 ///
 /// Everything but `inbox` is confined to the loop's thread; `inbox` is behind a `Mutex`, which is what
 /// makes the `@unchecked Sendable` safe.
@@ -14,13 +16,7 @@ final class EventLoop: @unchecked Sendable {
         case response(fd: Int32, connectionID: UInt64, HTTPResponse)
         case beginShutdown(deadline: UInt64)
         case streamHead(fd: Int32, connectionID: UInt64, HTTPResponse)
-        case streamPart(fd: Int32, connectionID: UInt64, StreamPart)
-    }
-
-    enum StreamPart {
-        case chunk([UInt8])
-        case finish
-        case abort
+        case streamPart(fd: Int32, connectionID: UInt64, HTTPConnectionStateMachine.StreamPart)
     }
 
     private let epfd: Int32
@@ -37,6 +33,7 @@ final class EventLoop: @unchecked Sendable {
     private let logger: Logger
     /// Request-body bytes all loops of the server may hold at once.
     private let budget: RequestBodyBudget
+    private let limits: HTTPConnectionStateMachine.Limits
 
     /// Set while a handler runs on this thread, so an immediate `respond` is taken inline.
     private var inlineConnection: Connection?
@@ -59,6 +56,7 @@ final class EventLoop: @unchecked Sendable {
         self.observer = observer
         self.contexts = contexts
         self.logger = logger
+        self.limits = HTTPConnectionStateMachine.Limits(configuration)
         epfd = epoll_create1(Int32(EPOLL_CLOEXEC))
         precondition(epfd >= 0, "epoll_create1 failed: \(String(cString: strerror(errno)))")
         wakeFD = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC))
@@ -148,22 +146,24 @@ final class EventLoop: @unchecked Sendable {
             case .adopt(let fd, let remote):
                 adopt(fd: fd, remote: remote)
             case .response(let fd, let id, let response):
-                if let connection = connections[fd], connection.id == id, connection.state == .processing {
-                    send(response, on: connection)
+                guard let connection = connections[fd], connection.id == id else { continue }
+                if let action = connection.machine.respond(response, serverDraining: draining, now: MonotonicClock.now()) {
+                    perform(action, on: connection)
                 }
             case .streamHead(let fd, let id, let response):
-                if let connection = connections[fd], connection.id == id, connection.state == .processing {
-                    sendStreamHead(response, on: connection)
+                guard let connection = connections[fd], connection.id == id else { continue }
+                if let action = connection.machine.respondStreaming(response, serverDraining: draining, now: MonotonicClock.now()) {
+                    perform(action, on: connection)
                 }
             case .streamPart(let fd, let id, let part):
-                if let connection = connections[fd], connection.id == id, connection.state == .streaming {
-                    sendStreamPart(part, on: connection)
+                guard let connection = connections[fd], connection.id == id else { continue }
+                if let action = connection.machine.streamPart(part, now: MonotonicClock.now()) {
+                    perform(action, on: connection)
                 }
             case .beginShutdown(let deadline):
                 draining = true
                 drainDeadline = deadline
-                for connection in Array(connections.values)
-                where connection.isIdle || connection.state == .handshaking {
+                for connection in Array(connections.values) where connection.machine.closesAtShutdown {
                     closeConnection(connection, reason: "shutdown")
                 }
             }
@@ -184,11 +184,13 @@ final class EventLoop: @unchecked Sendable {
             return
         }
         tls.setAcceptState()
-        let connection = Connection(fd: fd, id: nextConnectionID, tls: tls, remoteAddress: remote)
+        let machine = HTTPConnectionStateMachine(
+            limits: limits, remoteAddress: remote, budget: budget, observer: observer, logger: logger,
+            handshakeDeadline: MonotonicClock.now() &+ configuration.handshakeTimeout.nanoseconds)
+        let connection = Connection(fd: fd, id: nextConnectionID, tls: tls, remoteAddress: remote, machine: machine)
         nextConnectionID &+= 1
         connections[fd] = connection
         observer.connectionsChanged(by: 1)
-        connection.deadline = MonotonicClock.now() &+ configuration.handshakeTimeout.nanoseconds
         var event = epoll_event(events: EPOLLIN.rawValue | EPOLLRDHUP.rawValue, data: epoll_data_t(fd: fd))
         connection.interest = event.events
         if epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &event) != 0 {
@@ -196,10 +198,53 @@ final class EventLoop: @unchecked Sendable {
             closeConnection(connection, reason: "epoll")
             return
         }
-        advanceHandshake(connection)
+        perform(.handshake, on: connection)
     }
 
-    private func setInterest(_ connection: Connection, _ events: UInt32) {
+    private func handleEvent(_ connection: Connection, flags: UInt32) {
+        assertOnLoop()
+        let hungUp = flags & (EPOLLERR.rawValue | EPOLLHUP.rawValue | EPOLLRDHUP.rawValue) != 0
+        perform(connection.machine.socketReady(hungUp: hungUp), on: connection)
+    }
+
+    /// Performs what the connection's state machine asks for, and what it asks for next, until it waits
+    /// for the socket or the connection is closed.
+    private func perform(_ first: HTTPConnectionStateMachine.Action, on connection: Connection) {
+        assertOnLoop()
+        var action = first
+        while true {
+            switch action {
+            case .handshake:
+                action = advanceHandshake(connection)
+            case .read:
+                action = readSocket(connection)
+            case .write:
+                action = writeSocket(connection)
+            case .dispatch(let request):
+                guard let next = dispatch(request, on: connection) else { return }
+                action = next
+            case .wait(let interest):
+                // OpenSSL may hold decrypted bytes epoll cannot see: read those before waiting.
+                if interest == .readable, connection.machine.state == .reading, connection.tls.pending > 0 {
+                    action = .read
+                    continue
+                }
+                setInterest(connection, interest)
+                return
+            case .close(let reason):
+                closeConnection(connection, reason: reason)
+                return
+            }
+        }
+    }
+
+    private func setInterest(_ connection: Connection, _ interest: HTTPConnectionStateMachine.Interest) {
+        let events: UInt32
+        switch interest {
+        case .readable: events = EPOLLIN.rawValue
+        case .writable: events = EPOLLOUT.rawValue
+        case .hangUpOnly: events = 0
+        }
         let wanted = events | EPOLLRDHUP.rawValue
         guard connection.interest != wanted else { return }
         connection.interest = wanted
@@ -207,388 +252,96 @@ final class EventLoop: @unchecked Sendable {
         epoll_ctl(epfd, EPOLL_CTL_MOD, connection.fd, &event)
     }
 
-    private func handleEvent(_ connection: Connection, flags: UInt32) {
-        assertOnLoop()
-        // The peer hung up (or shut down its side): nothing it sends can still be answered usefully. epoll
-        // reports a hang-up for as long as the socket is open (level-triggered), so close now in every
-        // state; keeping it open until a timeout would wake the loop in a spin.
-        let hungUp = flags & (EPOLLERR.rawValue | EPOLLHUP.rawValue | EPOLLRDHUP.rawValue) != 0
-        switch connection.state {
-        case .handshaking:
-            if hungUp {
-                closeConnection(connection, reason: "peer closed during handshake")
-                return
-            }
-            advanceHandshake(connection)
-        case .reading:
-            if !hungUp, connection.output.count > connection.outputStart && flags & EPOLLOUT.rawValue != 0 {
-                flush(connection)
-                if connections[connection.fd] !== connection { return }
-            }
-            // Read what came before the hang-up; the read ends at the end of the stream and closes.
-            readAvailable(connection)
-            if hungUp, connections[connection.fd] === connection, connection.state == .reading {
-                closeConnection(connection, reason: "peer closed")
-            }
-        case .writing:
-            if hungUp {
-                closeConnection(connection, reason: "peer closed during a response")
-                return
-            }
-            flush(connection)
-        case .streaming:
-            if hungUp {
-                // The reader went away: nobody will read the rest of the stream.
-                closeConnection(connection, reason: "peer closed during a streamed response")
-                return
-            }
-            if connection.output.count > connection.outputStart { flush(connection) }
-        case .processing:
-            // Only a hang-up is listened for while a request is decided; the answer will find no one.
-            closeConnection(connection, reason: "peer closed while its request was processed")
-        }
-    }
-
-    private func advanceHandshake(_ connection: Connection) {
+    private func advanceHandshake(_ connection: Connection) -> HTTPConnectionStateMachine.Action {
         switch connection.tls.handshake() {
         case .done:
-            connection.state = .reading
-            connection.clientCertificateVerified = connection.tls.peerCertificateVerified
-            connection.deadline = MonotonicClock.now() &+ configuration.idleTimeout.nanoseconds
-            setInterest(connection, EPOLLIN.rawValue)
-            readAvailable(connection)
+            return connection.machine.handshakeCompleted(
+                clientCertificateVerified: connection.tls.peerCertificateVerified, now: MonotonicClock.now())
         case .wantRead:
-            setInterest(connection, EPOLLIN.rawValue)
+            return .wait(.readable)
         case .wantWrite:
-            setInterest(connection, EPOLLOUT.rawValue)
+            return .wait(.writable)
         case .closed:
-            closeConnection(connection, reason: "peer closed during handshake")
+            return .close(reason: "peer closed during handshake")
         case .failed(let reason):
             observer.handshakeFailed(reason: reason)
             logger.debug("TLS handshake failed", metadata: ["peer": "\(connection.remoteAddress)", "reason": "\(reason)"])
-            closeConnection(connection, reason: "handshake failed")
+            return .close(reason: "handshake failed")
         }
     }
 
-    private func readAvailable(_ connection: Connection) {
-        assertOnLoop()
+    /// Reads until the machine has a request (or a refusal) or the socket would block. Reads land in the
+    /// loop's scratch buffer and the machine appends them: one copy of the bytes read, no zero-filling.
+    private func readSocket(_ connection: Connection) -> HTTPConnectionStateMachine.Action {
         while true {
-            // Before the head is known, read no more than a head may hold; after, the body and a next head.
-            let limit = (connection.head?.contentLength ?? 0) + configuration.maxHeaderBytes + 4
-            if connection.unreadCount > limit { break }
-            let wasEmpty = connection.unreadCount == 0 && connection.head == nil
-            // Read into the loop's scratch buffer, then append what arrived: one copy of the bytes read,
-            // no zero-filling. Once the head is known, the buffer is sized for the whole body at once.
-            if let head = connection.head, connection.input.capacity < connection.inputStart + head.contentLength {
-                connection.input.reserveCapacity(connection.inputStart + head.contentLength)
-            }
-            let outcome = connection.tls.read(into: scratch)
-            if case .done(let n) = outcome {
-                connection.input.append(contentsOf: UnsafeRawBufferPointer(rebasing: scratch[0..<n]))
-            }
-            switch outcome {
-            case .done:
-                if wasEmpty {
-                    connection.requestStartedAt = MonotonicClock.now()
-                    connection.deadline = connection.requestStartedAt &+ configuration.headerTimeout.nanoseconds
-                }
-                // The head is parsed as soon as it is here, so a body is admitted (or refused) before it is
-                // read, and the search for the head's end goes on where it stopped.
-                if connection.head == nil {
-                    guard parseHead(connection) else { return }
-                }
-                // A whole request is here and OpenSSL holds nothing more: handle it now rather than pay a
-                // read(2) that would only say EAGAIN. Anything later still wakes epoll (level-triggered).
-                if connection.tls.pending == 0, let head = connection.head, connection.unreadCount >= head.contentLength {
-                    break
-                }
-                continue
+            switch connection.tls.read(into: scratch) {
+            case .done(let n):
+                let next = connection.machine.received(
+                    UnsafeRawBufferPointer(rebasing: scratch[0..<n]), now: MonotonicClock.now())
+                if case .read = next { continue }
+                return next
             case .wantRead:
-                break
+                return connection.machine.readWouldBlock()
             case .wantWrite:
-                setInterest(connection, EPOLLOUT.rawValue)
+                return .wait(.writable)
             case .closed:
-                closeConnection(connection, reason: "peer closed")
-                return
+                return .close(reason: "peer closed")
             case .failed(let reason):
                 logger.debug("TLS read failed", metadata: ["peer": "\(connection.remoteAddress)", "reason": "\(reason)"])
-                closeConnection(connection, reason: "read failed")
-                return
+                return .close(reason: "read failed")
             }
-            break
-        }
-        processInput(connection)
-    }
-
-    /// Parses the head of the next request once its end has arrived, and admits its body against the
-    /// limits. False when the connection was answered (refused) or closed instead.
-    private func parseHead(_ connection: Connection) -> Bool {
-        guard connection.state == .reading, connection.head == nil else { return connection.state == .reading }
-        let found: Int? = connection.input.withUnsafeBytes { all in
-            connection.headFinder.find(in: UnsafeRawBufferPointer(rebasing: all[connection.inputStart...]))
-        }
-        guard let headLength = found else {
-            if connection.unreadCount > configuration.maxHeaderBytes + 3 {
-                reject(connection, status: 431, message: "request line and headers exceed \(configuration.maxHeaderBytes) bytes")
-                return false
-            }
-            return true
-        }
-        if headLength > configuration.maxHeaderBytes {
-            reject(connection, status: 431, message: "request line and headers exceed \(configuration.maxHeaderBytes) bytes")
-            return false
-        }
-        let parsed: Result<HTTPHead, HTTPHead.Rejection> = connection.input.withUnsafeBytes { all in
-            let headBytes = UnsafeRawBufferPointer(rebasing: all[connection.inputStart..<(connection.inputStart + headLength)])
-            do throws(HTTPHead.Rejection) {
-                return .success(try HTTPHead.parse(headBytes))
-            } catch {
-                return .failure(error)
-            }
-        }
-        connection.inputStart += headLength + 4
-        connection.headFinder.reset()
-        switch parsed {
-        case .failure(let rejection):
-            reject(connection, status: rejection.status, message: rejection.message)
-            return false
-        case .success(let head):
-            connection.requestMethod = head.method[...]
-            if head.contentLength > configuration.maxBodyBytes {
-                reject(connection, status: 413, message: "request body of \(head.contentLength) bytes exceeds the limit of \(configuration.maxBodyBytes)")
-                return false
-            }
-            if head.contentLength > 0 {
-                guard budget.reserve(head.contentLength) else {
-                    observer.bodyRefused(bytes: head.contentLength)
-                    connection.head = head
-                    reject(
-                        connection, status: 503,
-                        message: "the server holds too many request bodies; retry shortly",
-                        headers: [("Retry-After", "1")])
-                    return false
-                }
-                connection.budgetHeld = head.contentLength
-            }
-            connection.head = head
-            connection.deadline = MonotonicClock.now() &+ configuration.bodyTimeout.nanoseconds
-            if head.expectContinue && connection.unreadCount < head.contentLength && !connection.sentContinue {
-                connection.sentContinue = true
-                connection.output.append(contentsOf: "HTTP/1.1 100 Continue\r\n\r\n".utf8)
-                connection.writingFinalResponse = false
-                flush(connection)
-                if connections[connection.fd] !== connection { return false }
-            }
-            return true
         }
     }
 
-    /// Dispatches the buffered request once its head and whole body are here.
-    private func processInput(_ connection: Connection) {
-        assertOnLoop()
-        guard connection.state == .reading else { return }
-        if connection.head == nil {
-            guard parseHead(connection) else { return }
+    /// Writes the machine's pending output until it is all out or the socket would block.
+    private func writeSocket(_ connection: Connection) -> HTTPConnectionStateMachine.Action {
+        while true {
+            guard connection.machine.hasPendingOutput else {
+                return connection.machine.wrote(0, now: MonotonicClock.now())
+            }
+            let outcome = connection.machine.withPendingOutput { connection.tls.write($0) }
+            switch outcome {
+            case .done(let n):
+                let next = connection.machine.wrote(n, now: MonotonicClock.now())
+                if case .write = next { continue }
+                return next
+            case .wantWrite:
+                return connection.machine.writeBlocked(now: MonotonicClock.now())
+            case .wantRead:
+                // TLS wants the peer's bytes first (a key update); the next readiness resumes the write.
+                return .wait(.readable)
+            case .closed, .failed:
+                return .close(reason: "write failed")
+            }
         }
-        guard let head = connection.head, connection.unreadCount >= head.contentLength else { return }
-        let bodyStart = connection.inputStart
-        let body = connection.input[bodyStart..<(bodyStart + head.contentLength)]
-        connection.inputStart += head.contentLength
-        if connection.inputStart == connection.input.count {
-            // The common case: the buffer holds exactly this request. Hand its storage to the request
-            // and start a new buffer, rather than copying the body out.
-            connection.input = []
-            connection.inputStart = 0
-        } else {
-            connection.compactInput()
-        }
-        let request = HTTPRequest(
-            method: head.method, target: head.target, headers: head.headers, body: body,
-            remoteAddress: connection.remoteAddress, receivedAt: MonotonicClock.now(),
-            clientCertificateVerified: connection.clientCertificateVerified)
-        connection.requestPath = request.path
-        connection.requestMethod = request.method[...]
-        connection.state = .processing
-        connection.handlerActive = true
-        observer.requestStarted(path: connection.requestPath)
+    }
+
+    /// Calls the handler. Returns what to do with its answer when it answered before returning, or waits
+    /// (only a hang-up wakes the loop) until the answer comes from another thread. Nil when nothing is
+    /// left to do.
+    private func dispatch(_ request: HTTPRequest, on connection: Connection) -> HTTPConnectionStateMachine.Action? {
         inlineConnection = connection
         handler.handle(request, responder: HTTPResponder(loop: self, connectionID: connection.id, fd: connection.fd))
         inlineConnection = nil
-        if let response = inlineResponse {
-            inlineResponse = nil
-            send(response, on: connection)
-        } else {
-            // Answered later from another thread: stop reading until then (no pipelining past a request).
-            // Only a hang-up still wakes the loop, and closes the connection.
-            setInterest(connection, 0)
-        }
+        guard let response = inlineResponse else { return .wait(.hangUpOnly) }
+        inlineResponse = nil
+        return connection.machine.respond(response, serverDraining: draining, now: MonotonicClock.now())
     }
 
-    /// Answers a request the server refuses itself, then closes: after a framing error, the rest of the
-    /// stream cannot be trusted.
-    private func reject(
-        _ connection: Connection, status: Int, message: String, headers: [(name: String, value: String)] = []
-    ) {
-        logger.debug("request rejected", metadata: ["peer": "\(connection.remoteAddress)", "status": "\(status)", "reason": "\(message)"])
-        connection.requestPath = connection.head.map { HTTPRequest(method: $0.method, target: $0.target).path } ?? ""
-        connection.requestMethod = connection.head.map { $0.method[...] } ?? ""
-        if connection.requestStartedAt == 0 { connection.requestStartedAt = MonotonicClock.now() }
-        connection.state = .processing
-        var response = HTTPResponse.error(status, message, closeConnection: true)
-        response.headers += headers
-        send(response, on: connection)
-    }
-
-    /// Gives back the budget held for the connection's request body: the handler has answered (or the
-    /// connection is gone), so the body is no longer the server's to keep.
-    private func releaseBudget(_ connection: Connection) {
-        guard connection.budgetHeld > 0 else { return }
-        budget.release(connection.budgetHeld)
-        connection.budgetHeld = 0
-    }
-
-    private func send(_ response: HTTPResponse, on connection: Connection) {
-        assertOnLoop()
-        if connection.handlerActive {
-            connection.handlerActive = false
-            observer.requestFinished(path: connection.requestPath)
-        }
-        releaseBudget(connection)
-        let keepAlive = (connection.head?.keepAlive ?? false) && !response.closeConnection && !draining
-        connection.closeAfterWrite = !keepAlive
-        // A response to HEAD has the headers GET would have (its Content-Length too) and no body.
-        response.serialize(keepAlive: keepAlive, includeBody: connection.requestMethod != "HEAD", into: &connection.output)
-        observer.responded(
-            path: connection.requestPath, method: connection.requestMethod, status: response.status,
-            durationNanoseconds: MonotonicClock.now() &- connection.requestStartedAt)
-        connection.state = .writing
-        connection.writingFinalResponse = true
-        connection.deadline = MonotonicClock.now() &+ configuration.writeTimeout.nanoseconds
-        flush(connection)
-    }
-
-    /// Writes a streamed response's head (chunked framing); its parts follow through `sendStreamPart`.
-    private func sendStreamHead(_ response: HTTPResponse, on connection: Connection) {
-        let keepAlive = (connection.head?.keepAlive ?? false) && !response.closeConnection && !draining
-        connection.closeAfterWrite = !keepAlive
-        response.serializeStreamingHead(keepAlive: keepAlive, into: &connection.output)
-        if !response.body.isEmpty { HTTPResponse.appendChunk(response.body, to: &connection.output) }
-        observer.responded(
-            path: connection.requestPath, method: connection.requestMethod, status: response.status,
-            durationNanoseconds: MonotonicClock.now() &- connection.requestStartedAt)
-        connection.state = .streaming
-        connection.writingFinalResponse = false
-        flush(connection)
-    }
-
-    private func sendStreamPart(_ part: StreamPart, on connection: Connection) {
-        switch part {
-        case .chunk(let bytes):
-            HTTPResponse.appendChunk(bytes, to: &connection.output)
-            flush(connection)
-        case .finish:
-            connection.output.append(contentsOf: "0\r\n\r\n".utf8)
-            connection.state = .writing
-            connection.writingFinalResponse = true
-            connection.deadline = MonotonicClock.now() &+ configuration.writeTimeout.nanoseconds
-            flush(connection)
-        case .abort:
-            closeConnection(connection, reason: "streamed response aborted")
-        }
-    }
-
-    private func flush(_ connection: Connection) {
-        assertOnLoop()
-        while connection.outputStart < connection.output.count {
-            let outcome = connection.output.withUnsafeBytes { all in
-                connection.tls.write(UnsafeRawBufferPointer(rebasing: all[connection.outputStart...]))
-            }
-            switch outcome {
-            case .done(let n):
-                connection.outputStart += n
-            case .wantWrite:
-                if connection.state == .streaming {
-                    connection.deadline = MonotonicClock.now() &+ configuration.writeTimeout.nanoseconds
-                }
-                setInterest(connection, EPOLLOUT.rawValue)
-                return
-            case .wantRead:
-                setInterest(connection, EPOLLIN.rawValue)
-                return
-            case .closed, .failed:
-                closeConnection(connection, reason: "write failed")
-                return
-            }
-        }
-        if connection.output.capacity > 256 * 1024 { connection.output = [] } else { connection.output.removeAll(keepingCapacity: true) }
-        connection.outputStart = 0
-        if connection.state == .streaming {
-            // Everything written so far is out: wait for the next part (only a hang-up wakes us).
-            connection.deadline = 0
-            setInterest(connection, 0)
-            return
-        }
-        guard connection.writingFinalResponse else {
-            // Only an interim `100 Continue` was written; keep reading the body.
-            setInterest(connection, EPOLLIN.rawValue)
-            return
-        }
-        connection.writingFinalResponse = false
-        if connection.closeAfterWrite {
-            closeConnection(connection, reason: "response complete")
-            return
-        }
-        connection.head = nil
-        connection.sentContinue = false
-        connection.state = .reading
-        connection.requestStartedAt = 0
-        connection.compactInput()
-        if connection.unreadCount > 0 {
-            connection.requestStartedAt = MonotonicClock.now()
-            connection.deadline = connection.requestStartedAt &+ configuration.headerTimeout.nanoseconds
-        } else {
-            connection.deadline = MonotonicClock.now() &+ configuration.idleTimeout.nanoseconds
-        }
-        setInterest(connection, EPOLLIN.rawValue)
-        // A pipelined request may already be buffered, in OpenSSL or in `input`.
-        if connection.tls.pending > 0 {
-            readAvailable(connection)
-        } else {
-            processInput(connection)
-        }
-    }
-
-    /// Closes connections whose phase has run out of time.
+    /// Gives each connection whose phase ran out of time what its machine asks for.
     private func sweep(now: UInt64) {
-        for connection in Array(connections.values) where connection.deadline != 0 && now >= connection.deadline {
-            switch connection.state {
-            case .handshaking:
-                closeConnection(connection, reason: "handshake timeout")
-            case .reading:
-                if connection.isIdle {
-                    closeConnection(connection, reason: "idle timeout")
-                } else {
-                    reject(connection, status: 408, message: "the request was not received in time")
-                }
-            case .writing, .streaming:
-                closeConnection(connection, reason: "write timeout")
-            case .processing:
-                break  // The handler bounds its own work by the request's deadline.
-            }
+        for connection in Array(connections.values) {
+            if let action = connection.machine.timedOut(now: now) { perform(action, on: connection) }
         }
     }
 
     private func closeConnection(_ connection: Connection, reason: String) {
         assertOnLoop()
         guard connections.removeValue(forKey: connection.fd) != nil else { return }
-        releaseBudget(connection)
-        if connection.handlerActive {
-            // Closed (shutdown past its grace period) while a handler still had the request.
-            connection.handlerActive = false
-            observer.requestFinished(path: connection.requestPath)
-        }
+        let handshakeDone = connection.machine.state != .handshaking
+        connection.machine.closed()
         epoll_ctl(epfd, EPOLL_CTL_DEL, connection.fd, nil)
-        if connection.state != .handshaking { connection.tls.shutdown() }
+        if handshakeDone { connection.tls.shutdown() }
         close(connection.fd)
         observer.connectionsChanged(by: -1)
         logger.trace("connection closed", metadata: ["peer": "\(connection.remoteAddress)", "reason": "\(reason)"])

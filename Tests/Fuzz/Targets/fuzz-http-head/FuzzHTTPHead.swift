@@ -1,10 +1,67 @@
 import FuzzSupport
+import Logging
 @testable import TMMTransport
 
 /// The request-head parser and the framing around it: finding the end of a head in a stream that grows
-/// piece by piece (as reads deliver it) must agree with finding it in the whole, and a parsed head's
-/// framing must be self-consistent.
+/// piece by piece (as reads deliver it) must agree with finding it in the whole, a parsed head's framing
+/// must be self-consistent, and the connection state machine fed the same stream in the same pieces
+/// must keep its invariants.
 func fuzzHTTPHead(_ input: UnsafeRawBufferPointer) {
+    fuzzParser(input)
+    fuzzConnection(input)
+}
+
+/// Feeds the stream to a connection's state machine as reads would deliver it, answering each request
+/// at once: it must never dispatch a body of another length than its head announced, and must give back
+/// its whole body budget once closed.
+func fuzzConnection(_ input: UnsafeRawBufferPointer) {
+    guard !input.isEmpty else { return }
+    let step = Int(input[0] % 16) + 1
+    let stream = UnsafeRawBufferPointer(rebasing: input[1...])
+    var configuration = HTTPServerConfiguration()
+    configuration.maxHeaderBytes = 1024
+    configuration.maxBodyBytes = 4096
+    let budget = RequestBodyBudget(limit: 8192)
+    var machine = HTTPConnectionStateMachine(
+        limits: .init(configuration), remoteAddress: "fuzz", budget: budget, observer: NoObserver(),
+        logger: Logger(label: "fuzz"), handshakeDeadline: 1)
+    var action = machine.handshakeCompleted(clientCertificateVerified: false, now: 1)
+    var offset = 0
+    var steps = 0
+    loop: while steps < 10_000 {
+        steps += 1
+        switch action {
+        case .read:
+            guard offset < stream.count else { break loop }
+            let end = min(stream.count, offset + step)
+            action = machine.received(UnsafeRawBufferPointer(rebasing: stream[offset..<end]), now: 2)
+            offset = end
+        case .dispatch(let request):
+            if let length = request.header("content-length").flatMap(Int.init), length != request.body.count {
+                Fuzz.fail("dispatched a body of \(request.body.count) bytes for Content-Length \(length)")
+            }
+            guard let next = machine.respond(.text(200, "ok"), serverDraining: false, now: 3) else {
+                Fuzz.fail("a dispatched request could not be answered")
+                break loop
+            }
+            action = next
+        case .write:
+            let pending = machine.withPendingOutput { $0.count }
+            action = machine.wrote(pending, now: 4)
+        case .wait(.readable):
+            action = offset < stream.count ? .read : .close(reason: "end of input")
+        case .wait, .handshake:
+            Fuzz.fail("unexpected \(action) while reading a stream")
+            break loop
+        case .close:
+            break loop
+        }
+    }
+    machine.closed()
+    if budget.held != 0 { Fuzz.fail("\(budget.held) budget bytes still held after close") }
+}
+
+func fuzzParser(_ input: UnsafeRawBufferPointer) {
     guard !input.isEmpty else { return }
     // The first byte picks how the stream is cut into reads.
     let step = Int(input[0] % 16) + 1
