@@ -4,6 +4,11 @@
 ///
 /// Start one with `HTTPResponder.respondStreaming(_:)`; end it with `finish()` (the connection stays
 /// usable) or `abort()` (the connection is closed without the final chunk, as when a peer dies mid-stream).
+///
+/// The webhook's own handlers never stream: the tests' fake API server (its watches) is the one user. It
+/// stays in the transport because that fake server is this server, so every test that talks to it also
+/// exercises the production transport; a connection enters the streaming state only when a handler calls
+/// `respondStreaming`, so the production request path never passes through it.
 public struct HTTPResponseStream: Sendable {
     let loop: EventLoop
     let connectionID: UInt64
