@@ -386,6 +386,12 @@ def main():
             if walls:
                 print(f"{outcome} entries: kubectl wall {summary(walls)}; webhook durationMs {summary(tooks)}")
         print(f"all entries: webhook durationMs {summary(results['admitted'][1] + results['refused'][1])}")
+        phases = [l for l in log_lines(log_path) if l.get("msg") == "entry phases"]
+        for allowed, label in (("true", "admitted"), ("false", "refused")):
+            mine = [l for l in phases if l.get("allowed") == allowed]
+            if mine:
+                print(f"{label} entry phases: " + "; ".join(
+                    f"{field} {summary([float(l.get(field, 0)) for l in mine])}" for field in ("viewMs", "commitMs", "annotateMs")))
         annotated = [l for l in log_lines(log_path) if l.get("msg") == "annotated pods"]
         if annotated:
             print(f"refusals annotated {[int(l.get('patched', 0)) for l in annotated]} pods each")

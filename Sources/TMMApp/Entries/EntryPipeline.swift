@@ -77,10 +77,18 @@ final class EntryPipeline<Backend: EntryBackend>: EntryDecider {
 
         var verdict: Verdict
         var attempts = 0
+        // Where an entry's time goes (logged at info): the view (freshness check and Lease read), the
+        // commit, the annotations.
+        var viewNanos: UInt64 = 0
+        var commitNanos: UInt64 = 0
+        var annotateNanos: UInt64 = 0
         decision: while true {
             attempts += 1
             let ticket: Backend.Ticket
-            switch backend.begin(entry, deadline: decisionDeadline) {
+            let viewStarted = MonotonicClock.now()
+            let begun = backend.begin(entry, deadline: decisionDeadline)
+            viewNanos &+= MonotonicClock.now() &- viewStarted
+            switch begun {
             case .failure(let state):
                 verdict = unknown(state.reason)
                 break decision
@@ -93,7 +101,10 @@ final class EntryPipeline<Backend: EntryBackend>: EntryDecider {
             }
             let outcome = EntryOutcome(verdict: verdict, mode: config.mode, dryRun: request.dryRun)
             guard outcome.decision.allowed, !request.dryRun else { break decision }
-            switch backend.commit(entry, ticket: ticket, deadline: decisionDeadline) {
+            let commitStarted = MonotonicClock.now()
+            let committed = backend.commit(entry, ticket: ticket, deadline: decisionDeadline)
+            commitNanos &+= MonotonicClock.now() &- commitStarted
+            switch committed {
             case .committed:
                 break decision
             case .conflict where attempts < 10 && MonotonicClock.now() < decisionDeadline:
@@ -121,7 +132,8 @@ final class EntryPipeline<Backend: EntryBackend>: EntryDecider {
         if outcome.annotate, let reason = verdict.reason {
             let annotateStarted = MonotonicClock.now()
             let result = backend.annotate(verdict.relatedPods, key: config.annotationKey, value: reason.rawValue, deadline: entry.deadline)
-            let annotateMs = Double(MonotonicClock.now() &- annotateStarted) / 1e6
+            annotateNanos = MonotonicClock.now() &- annotateStarted
+            let annotateMs = Double(annotateNanos) / 1e6
             metrics?.annotationPatched(outcome: "applied", count: result.patched)
             metrics?.annotationPatched(outcome: "gone", count: result.gone)
             metrics?.annotationPatched(outcome: "failed", count: result.failed)
@@ -137,6 +149,13 @@ final class EntryPipeline<Backend: EntryBackend>: EntryDecider {
                 outcome.decision.message = (outcome.decision.message ?? "") + " (\(result.failed) of \(result.total) pods could not be annotated)"
             }
         }
+        logger.info(
+            "entry phases",
+            metadata: [
+                "node": "\(request.name)", "allowed": "\(outcome.decision.allowed)", "attempts": "\(attempts)",
+                "viewMs": "\(Double(viewNanos) / 1e6)", "commitMs": "\(Double(commitNanos) / 1e6)",
+                "annotateMs": "\(Double(annotateNanos) / 1e6)",
+            ])
         if outcome.decision.allowed { backend.entryAllowed(entry) }
         backend.recordDecision(node: request.name, admitted: outcome.decision.allowed, message: outcome.decision.message ?? verdict.message)
         return outcome.decision

@@ -67,13 +67,31 @@ final class LiveBackend: EntryBackend {
     func begin(_ entry: EntryRequest, deadline: UInt64) -> Result<EntryLedger.Snapshot, UnknownState> {
         // A consistent (quorum) read of an empty list gives the API server's current resourceVersion.
         let probe = "/api/v1/namespaces/\(settings.namespace)/pods?fieldSelector=metadata.name%3D__tmm_resource_version_probe__&limit=1"
-        if let problem = cache.checkFresh(probePath: probe, wait: settings.freshnessWait, deadline: deadline) {
-            return .failure(UnknownState(problem))
+        // The Lease is read while the freshness check waits (most of an entry's time is that wait): the
+        // two do not depend on each other, and an entry another replica records meanwhile makes this
+        // one's compare-and-swap fail, which starts over with a new read. Missing it can only make the
+        // decision more permissive, and a permissive decision is always committed through that swap.
+        let lease = Mutex<Result<EntryLedger.Snapshot, KubeError>?>(nil)
+        let ledger = self.ledger
+        let reader = startThread(name: "tmm-lease-read") {
+            let result: Result<EntryLedger.Snapshot, KubeError>
+            do throws(KubeError) {
+                result = .success(try ledger.read(deadline: deadline))
+            } catch {
+                result = .failure(error)
+            }
+            lease.withLock { $0 = result }
         }
-        do throws(KubeError) {
-            return .success(try ledger.read(deadline: deadline))
-        } catch {
+        let problem = cache.checkFresh(probePath: probe, wait: settings.freshnessWait, deadline: deadline)
+        reader.join()
+        if let problem { return .failure(UnknownState(problem)) }
+        switch lease.withLock({ $0 }) {
+        case .success(let snapshot):
+            return .success(snapshot)
+        case .failure(let error):
             return .failure(UnknownState("cannot read the admitted-entries Lease: \(error)"))
+        case nil:
+            return .failure(UnknownState("the admitted-entries Lease was not read"))
         }
     }
 
