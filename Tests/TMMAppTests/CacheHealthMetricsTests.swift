@@ -35,7 +35,9 @@ import TMMTransport
         let text = String(decoding: metrics.render(), as: UTF8.self)
         #expect(Self.gauge(text, "tmm_webhook_cache_healthy", "poddisruptionbudgets") == 1)
         let silence = Self.gauge(text, "tmm_webhook_cache_silence_seconds", "poddisruptionbudgets") ?? -1
-        #expect(silence >= 30 && silence < 40, "since the reopened watch, not the last event: \(silence)")
+        // 30 s plus however long this test took to get here (a busy machine runs other tests in parallel):
+        // the upper bound only has to tell 30 s from the 600 s since the last event.
+        #expect(silence >= 30 && silence < 300, "since the reopened watch, not the last event: \(silence)")
         #expect(Self.gauge(text, "tmm_webhook_cache_healthy", "nodes") == 0)
         #expect((Self.gauge(text, "tmm_webhook_cache_silence_seconds", "nodes") ?? 0) >= 200)
         #expect(Self.gauge(text, "tmm_webhook_cache_healthy", "pods") == 0)

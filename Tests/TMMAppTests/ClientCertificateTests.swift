@@ -22,7 +22,10 @@ import TMMTestSupport
         try process.run()
         defer {
             process.terminate()
-            process.waitUntilExit()
+            if !waitForExit(process, timeout: 10) {
+                Issue.record("still running 10 s after SIGTERM")
+                kill(process.processIdentifier, SIGKILL)
+            }
         }
         let base = "https://127.0.0.1:\(port)"
         let ready = waitUntil(timeout: 20, interval: 0.05) {

@@ -67,10 +67,10 @@ import TMMJSON
         try process.run()
         let ca = work + "/certs/ca.crt"
         var ready = false
-        let end = Date().addingTimeInterval(20)
-        while !ready && Date() < end && process.isRunning {
-            usleep(100_000)
-            ready = (try run(["curl", "-s", "--cacert", ca, "https://localhost:\(port)/readyz"])).output == "ok\n"
+        // A server that exited is not waited for: the wait ends, and the failure below says so.
+        try waitUntil(timeout: 20, interval: 0.1) {
+            ready = try run(["curl", "-s", "--cacert", ca, "https://localhost:\(port)/readyz"]).output == "ok\n"
+            return ready || !process.isRunning
         }
         try #require(ready, "serve did not become ready")
         return (process, port, ca)

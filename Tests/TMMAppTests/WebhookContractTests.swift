@@ -147,18 +147,13 @@ import TMMTransport
         process.standardError = log
         try process.run()
         defer { if process.isRunning { process.terminate() } }
-        var ready = false
-        for _ in 0..<100 where !ready {
-            usleep(100_000)
-            let r = try run(["curl", "-s", "--cacert", work + "/certs/ca.crt", "https://localhost:\(port)/readyz"])
-            ready = r.output == "ok\n"
+        let ready = try waitUntil(timeout: 20, interval: 0.1) {
+            try run(["curl", "-s", "--cacert", work + "/certs/ca.crt", "https://localhost:\(port)/readyz"]).output == "ok\n"
         }
         #expect(ready, "the server did not become ready")
         #expect(FileManager.default.fileExists(atPath: work + "/certs/tls.crt"))
         kill(process.processIdentifier, SIGTERM)
-        let end = Date().addingTimeInterval(10)
-        while process.isRunning && Date() < end { usleep(50_000) }
-        #expect(!process.isRunning)
+        try #require(waitForExit(process, timeout: 10), "still running 10 s after SIGTERM")
         #expect(process.terminationReason == .exit)
         #expect(process.terminationStatus == 0)
     }
@@ -177,12 +172,9 @@ import TMMTransport
         try process.run()
         defer { if process.isRunning { process.terminate() } }
         let ca = work + "/certs/ca.crt"
-        var ready = false
-        for _ in 0..<100 where !ready {
-            usleep(100_000)
-            ready = (try run(["curl", "-s", "--cacert", ca, "https://localhost:\(port)/readyz"])).output == "ok\n"
+        try waitUntil("the server to be ready", timeout: 20, interval: 0.1) {
+            try run(["curl", "-s", "--cacert", ca, "https://localhost:\(port)/readyz"]).output == "ok\n"
         }
-        try #require(ready)
         func post(_ sample: String) throws -> (String, JSON?) {
             let r = try run([
                 "curl", "-s", "-w", "\n%{http_code}", "--cacert", ca, "-H", "Content-Type: application/json",
@@ -205,7 +197,7 @@ import TMMTransport
         let (status, _) = try post("malformed.json")
         #expect(status == "400")
         kill(process.processIdentifier, SIGTERM)
-        process.waitUntilExit()
+        try #require(waitForExit(process, timeout: 10), "still running 10 s after SIGTERM")
         #expect(process.terminationStatus == 0)
     }
 

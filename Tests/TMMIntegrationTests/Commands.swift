@@ -42,13 +42,8 @@ func execute(_ arguments: [String], input: String? = nil, timeout: Double = 30) 
     process.standardError = err
     process.standardInput = inHandle
     try process.run()
-    let end = ContinuousClock.now + .milliseconds(Int(timeout * 1000))
-    while process.isRunning && ContinuousClock.now < end { usleep(5_000) }
-    var timedOut = false
-    if process.isRunning {
-        timedOut = true
-        kill(process.processIdentifier, SIGKILL)
-    }
+    let timedOut = !waitForExit(process, timeout: timeout)
+    if timedOut { kill(process.processIdentifier, SIGKILL) }
     process.waitUntilExit()
     try out.close()
     try err.close()
@@ -80,16 +75,6 @@ func which(_ tool: String) -> String? {
     guard let result = try? execute(["sh", "-c", "command -v \(tool)"]), result.succeeded else { return nil }
     let path = result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     return path.isEmpty ? nil : path
-}
-
-/// Checks that `condition` stays true for `duration` seconds (polled): for things that must NOT happen.
-func holds(for duration: Double, interval: Double = 0.2, _ condition: () throws -> Bool) rethrows -> Bool {
-    let end = ContinuousClock.now + .milliseconds(Int(duration * 1000))
-    while ContinuousClock.now < end {
-        if try !condition() { return false }
-        usleep(UInt32(interval * 1e6))
-    }
-    return try condition()
 }
 
 /// Seconds since `start`.
@@ -178,9 +163,7 @@ final class ChildProcess: Sendable {
         process.withLock { process in
             if process.isRunning {
                 kill(process.processIdentifier, signal)
-                let end = ContinuousClock.now + .milliseconds(Int(grace * 1000))
-                while process.isRunning && ContinuousClock.now < end { usleep(10_000) }
-                if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+                if !waitForExit(process, timeout: grace) { kill(process.processIdentifier, SIGKILL) }
             }
             process.waitUntilExit()
         }

@@ -28,12 +28,9 @@ struct RealAPIServerTests {
 
     /// Waits (10 s at most) for a new Event about `node` with `reason`; returns its message.
     func newEvent(_ node: String, reason: String, after known: Set<String>) throws -> String? {
-        var message: String?
-        try waitUntil(timeout: 10, interval: 0.2) {
-            message = try h.events(onNode: node).first { !known.contains($0.name) && $0.reason == reason }?.message
-            return message != nil
+        try waitForValue(timeout: 10, interval: 0.2) {
+            try h.events(onNode: node).first { !known.contains($0.name) && $0.reason == reason }?.message
         }
-        return message
     }
 
     /// No pod annotated, at the latest 10 s from now (exits and admitted entries clear annotations).
@@ -50,21 +47,26 @@ struct RealAPIServerTests {
     func enterUntilAdmitted(
         _ node: String, since start: ContinuousClock.Instant, pause: Double = 0.1, expected: (CommandResult) -> Bool
     ) throws -> (admitted: Double?, lastRefused: Double?, refusals: [String]) {
+        var admitted: Double?
         var lastRefused: Double?
         var refusals: [String] = []
-        while seconds(since: start) < 20 {
+        // Attempts `pause` seconds apart until one is admitted, an answer is unexpected, or 20 s have passed.
+        try waitUntil(timeout: max(0, 20 - seconds(since: start)), interval: pause) {
             let sent = seconds(since: start)
             let entry = try h.enter(node)
-            if entry.succeeded { return (seconds(since: start), lastRefused, refusals) }
+            if entry.succeeded {
+                admitted = seconds(since: start)
+                return true
+            }
             lastRefused = sent
             refusals.append(entry.stderr.trimmingCharacters(in: .whitespacesAndNewlines))
-            guard expected(entry) else {
+            if !expected(entry) {
                 Issue.record("an unexpected answer: \(entry)")
-                break
+                return true
             }
-            usleep(UInt32(pause * 1_000_000))
+            return false
         }
-        return (nil, lastRefused, refusals)
+        return (admitted, lastRefused, refusals)
     }
 
     // a. The allow path: labels and cordons never reach the webhook (matchConditions), even when it is down.
@@ -265,6 +267,8 @@ struct RealAPIServerTests {
             let message = (response["status"] as? [String: Any])?["message"] as? String ?? ""
             #expect(response["allowed"] as? Bool == false, "\(response)")
             #expect(message.hasPrefix("GenericFailure"), "\(response)")
+            // One post a second for the outage's whole length: the outage is the behaviour under test
+            // (long enough for the backoff to grow), not a wait for something to happen.
             usleep(1_000_000)
         } while seconds(since: killed) < 20
         let outage = seconds(since: killed)
@@ -329,7 +333,7 @@ struct RealAPIServerTests {
         let forgedExit = try h.webhook.post(review: try h.forgedReview(node: "q1", entering: false))
         #expect(forgedExit["allowed"] as? Bool == true, "an exit is always allowed: \(forgedExit)")
         #expect(try h.failureAnnotations() == Self.quorumPods, "the forged exit removed annotations at once")
-        let kept = try holds(for: 3) { try h.failureAnnotations() == Self.quorumPods }
+        let kept = try holds(for: 3, interval: 0.2) { try h.failureAnnotations() == Self.quorumPods }
         let now = try h.failureAnnotations()
         #expect(kept, "the forged exit removed annotations: \(now)")
     }

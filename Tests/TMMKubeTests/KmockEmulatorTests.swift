@@ -49,7 +49,8 @@ import TMMTransport
         _ = try client.create(pods, ["metadata": ["name": "db-0", "namespace": "store"]])
         let seen = Mutex<[String]>([])
         let writer = Thread {
-            usleep(300_000)
+            // Changes once the watch has streamed the existing object, so they arrive as live events.
+            waitUntil(timeout: 5) { !seen.withLock { $0.isEmpty } }
             _ = try? client.create(pods, ["metadata": ["name": "db-1", "namespace": "store"]])
             _ = try? client.patch("\(pods)/db-1", mergePatch: ["metadata": ["labels": ["a": "b"]]])
         }
@@ -112,6 +113,10 @@ final class KmockEmulator {
 
     func stop() {
         try? stdin.fileHandleForWriting.close()
-        process.waitUntilExit()
+        if !waitForExit(process, timeout: 10) {
+            process.terminate()
+            Issue.record("kmock_emulator.py still running 10 s after its stdin closed")
+            process.waitUntilExit()
+        }
     }
 }

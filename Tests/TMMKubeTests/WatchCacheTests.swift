@@ -62,12 +62,6 @@ struct NamesStore: WatchCacheStore {
         return cache
     }
 
-    func waitFor(_ what: String, timeout: Double = 10, _ condition: () -> Bool) throws {
-        let end = Date().addingTimeInterval(timeout)
-        while !condition() && Date() < end { usleep(10_000) }
-        try #require(condition(), "timed out waiting for \(what)")
-    }
-
     func line(_ json: JSON) -> [UInt8] { Array(json.serialized.utf8) + [0x0A] }
 
     @Test func watchEventsAndBookmarksUpdateTheCache() throws {
@@ -96,7 +90,7 @@ struct NamesStore: WatchCacheStore {
             ]], for: "/api/v1/pods")
         let cache = try cache(fake)
         defer { cache.stop() }
-        try waitFor("the events") {
+        try waitUntil("the events", timeout: 10) {
             cache.withStore { store, status in
                 store.has(.pods, "store/db-9") && !store.has(.pods, "store/db-0") && status[.pods]!.resourceVersion == "999"
             }
@@ -117,14 +111,14 @@ struct NamesStore: WatchCacheStore {
         let cache = try cache(fake)
         defer { cache.stop() }
         func requests(_ prefix: String) -> [String] { fake.api.requests.map(\.target).filter { $0.hasPrefix(prefix) } }
-        try waitFor("a relist of nodes") { requests("/api/v1/nodes?limit=").count >= 2 }
-        try waitFor("a second budget watch") { requests("/apis/policy/v1/poddisruptionbudgets?watch").count >= 2 }
+        try waitUntil("a relist of nodes", timeout: 10) { requests("/api/v1/nodes?limit=").count >= 2 }
+        try waitUntil("a second budget watch", timeout: 10) { requests("/apis/policy/v1/poddisruptionbudgets?watch").count >= 2 }
         // The cut stream resumed from the list's resourceVersion without listing again.
         #expect(requests("/apis/policy/v1/poddisruptionbudgets?limit=").count == 1)
         let watches = requests("/apis/policy/v1/poddisruptionbudgets?watch")
         let version = cache.status[.poddisruptionbudgets]!.resourceVersion
         #expect(watches.last?.contains("resourceVersion=\(version)") == true, "\(watches)")
-        try waitFor("sync") { cache.isSynced }
+        try waitUntil("sync", timeout: 10) { cache.isSynced }
         #expect(cache.withStore { store, _ in store.count(.nodes) } == 3)
     }
 
@@ -137,12 +131,12 @@ struct NamesStore: WatchCacheStore {
         #expect(!cache.isSynced)
         #expect(cache.waitUntilFresh(resourceVersion: 1, wait: .milliseconds(50)) != nil)
         fake.api.setDelay(seconds: 0)
-        try waitFor("sync") { cache.isSynced }
+        try waitUntil("sync", timeout: 10) { cache.isSynced }
         // Quiet, open watches count as current once nothing arrives for a moment.
         #expect(cache.waitUntilFresh(resourceVersion: 10_000, wait: .seconds(1)) == nil)
         // Without a watch (the server is gone), a cache behind the API server is stale.
         fake.stop()
-        try waitFor("the watches to drop") { cache.status.values.allSatisfy { !$0.watching } }
+        try waitUntil("the watches to drop", timeout: 10) { cache.status.values.allSatisfy { !$0.watching } }
         let stale = cache.waitUntilFresh(resourceVersion: 10_000, wait: .milliseconds(300))
         #expect(stale?.contains("behind the API server") == true, "\(stale ?? "fresh")")
     }
@@ -152,12 +146,18 @@ struct NamesStore: WatchCacheStore {
         let fake = try FakeAPIServer()
         defer { fake.stop() }
         fake.api.setWatchScript([.pause(milliseconds: 60_000)])
-        let cache = try cache(fake, maxQuiet: .milliseconds(1500))
+        // Long enough that the check of a fresh cache right after the sync holds on a busy machine.
+        let cache = try cache(fake, maxQuiet: .seconds(3))
         defer { cache.stop() }
-        try waitFor("sync") { cache.isSynced }
+        try waitUntil("sync", timeout: 10) { cache.isSynced }
         #expect(cache.waitUntilFresh(resourceVersion: 10_000, wait: .seconds(1)) == nil)
-        usleep(2_000_000)
-        let stale = cache.waitUntilFresh(resourceVersion: 10_000, wait: .milliseconds(300))
+        // Once the watch has been silent for longer than maxQuiet, the cache is stale.
+        var stale: String?
+        let wentStale = waitUntil(timeout: 10) {
+            stale = cache.waitUntilFresh(resourceVersion: 10_000, wait: .milliseconds(300))
+            return stale != nil
+        }
+        #expect(wentStale, "still fresh 10 s after the watch fell silent")
         #expect(stale?.contains("watch silent") == true, "\(stale ?? "fresh")")
     }
 }

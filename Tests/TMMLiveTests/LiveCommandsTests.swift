@@ -57,9 +57,7 @@ import TMMKube
         process.standardError = err
         process.standardInput = FileHandle(forReadingAtPath: "/dev/null")
         try process.run()
-        let end = Date().addingTimeInterval(60)
-        while process.isRunning && Date() < end { usleep(10_000) }
-        if process.isRunning {
+        if !waitForExit(process, timeout: 60) {
             process.terminate()
             Issue.record("\(arguments) timed out")
         }

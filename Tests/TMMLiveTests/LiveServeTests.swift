@@ -40,11 +40,7 @@ import TMMTransport
             guard let response = try? client.readResponse(deadline: deadline(6)) else { return nil }
             return (response.status, response.bodyText)
         }
-        var ready = false
-        for _ in 0..<100 where !ready {
-            usleep(100_000)
-            ready = call("GET", "/readyz")?.0 == 200
-        }
+        let ready = waitUntil(timeout: 20, interval: 0.1) { call("GET", "/readyz")?.0 == 200 }
         #expect(ready, "not ready after the first sync")
         #expect(fake.api.requests.contains { $0.target.hasPrefix("/api/v1/nodes?limit=") })
         let entry = #"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"e1","kind":{"group":"","version":"v1","kind":"Node"},"operation":"UPDATE","name":"n2","object":{"spec":{"taints":[{"key":"drain","value":"planned-downtime","effect":"NoSchedule"}]}},"oldObject":{"spec":{}}}}"#
@@ -55,7 +51,7 @@ import TMMTransport
         let metrics = call("GET", "/metrics")?.1 ?? ""
         #expect(metrics.contains(#"tmm_webhook_cache_synced{resource="pods"} 1"#), "\(metrics)")
         kill(process.processIdentifier, SIGTERM)
-        process.waitUntilExit()
+        try #require(waitForExit(process, timeout: 10), "still running 10 s after SIGTERM")
         #expect(process.terminationStatus == 0)
     }
 }

@@ -349,8 +349,9 @@ public final class FakeAPIServer: Sendable {
                     switch step {
                     case .event(let line): stream.write(line)
                     case .pause(let ms):
-                        let end = MonotonicClock.now() + UInt64(ms) * 1_000_000
-                        while MonotonicClock.now() < end && !isStopped { usleep(20_000) }
+                        // The scripted silence is the behaviour under test; it ends early only when the
+                        // server is stopped.
+                        waitUntil(timeout: Double(ms) / 1000, interval: 0.02) { isStopped }
                         if isStopped {
                             stream.abort()
                             return

@@ -1,9 +1,5 @@
 public import Foundation
 import Testing
-import TMMTransport
-
-/// A monotonic deadline `seconds` from now.
-public func deadline(_ seconds: Double) -> UInt64 { MonotonicClock.now() + UInt64(seconds * 1e9) }
 
 /// A fresh temporary directory.
 public func temporaryDirectory() throws -> String {
@@ -42,9 +38,7 @@ public func run(_ arguments: [String], input: Data = Data(), timeout: Double = 2
         try? inPipe.fileHandleForWriting.close()
     }
     writer.start()
-    let end = Date().addingTimeInterval(timeout)
-    while process.isRunning && Date() < end { usleep(10_000) }
-    if process.isRunning {
+    if !waitForExit(process, timeout: timeout) {
         process.terminate()
         Issue.record("\(arguments.joined(separator: " ")) timed out after \(timeout) s")
     }
@@ -78,15 +72,3 @@ public let packageRoot: String = {
     }
     return FileManager.default.currentDirectoryPath
 }()
-
-/// Waits until `condition` holds or `timeout` seconds pass on the monotonic clock, checking every
-/// `interval` seconds; returns whether it held. The one way tests wait for something to happen.
-@discardableResult
-public func waitUntil(timeout: Double, interval: Double = 0.01, _ condition: () throws -> Bool) rethrows -> Bool {
-    let end = deadline(timeout)
-    while true {
-        if try condition() { return true }
-        if MonotonicClock.now() >= end { return false }
-        usleep(UInt32(interval * 1_000_000))
-    }
-}

@@ -15,6 +15,7 @@ private struct StreamingHandler: HTTPHandler {
                 HTTPResponse(status: 200, headers: [("Content-Type", "application/json")], body: Array("first\n".utf8)))
             DispatchQueue.global().async {
                 for i in 0..<parts {
+                    // A producer that takes its time between parts: the behaviour under test, not a wait.
                     usleep(20_000)
                     stream.write(Array("part \(i)\n".utf8))
                 }
@@ -25,6 +26,7 @@ private struct StreamingHandler: HTTPHandler {
             DispatchQueue.global().async {
                 stream.write(Array("one\n".utf8))
                 stream.write(Array("two\n".utf8))
+                // The producer fails a moment after its parts went out (mid-body): the behaviour under test.
                 usleep(50_000)
                 stream.abort()
             }

@@ -105,29 +105,33 @@ import TMMTransport
         try client.send(raw: Array("GET / HTTP/1.1\r\nHost:".utf8), deadline: deadline(5))
         let response = try client.readResponse(deadline: deadline(5))
         #expect(response.status == 408)
-        // A TCP connection that never starts TLS is closed after the handshake timeout.
+        // A TCP connection that never starts TLS is closed after the handshake timeout: the configured
+        // 600 ms, not the default 10 s (the bound tells them apart with room for parallel tests).
         let fd = try rawTCPConnect(port: server.port)
         defer { close(fd) }
         var byte: UInt8 = 0
-        let start = Date()
+        let start = MonotonicClock.now()
         let n = read(fd, &byte, 1)  // blocks until the server closes
         #expect(n == 0)
-        #expect(Date().timeIntervalSince(start) < 5)
+        #expect(seconds(since: start) < 5, "closed \(seconds(since: start)) s after connecting")
     }
 
     @Test func idleConnectionsCloseAfterTheIdleTimeout() throws {
         let server = try TestServer { $0.idleTimeout = .milliseconds(500) }
         defer { server.stop() }
         let client = try server.client()
+        // The connection cannot fall idle before its request is sent: no load can make this bound fail
+        // unless the server closes early. (Closed at all, not at the default 120 s: the read's deadline.)
+        let sent = MonotonicClock.now()
         try client.send(method: "GET", target: "/", host: "x", deadline: deadline(5))
         #expect(try client.readResponse(deadline: deadline(5)).status == 200)
-        let start = Date()
         #expect(try client.connection.read(deadline: deadline(5)).isEmpty)
-        #expect(Date().timeIntervalSince(start) >= 0.3)
+        #expect(seconds(since: sent) >= 0.49, "closed \(seconds(since: sent)) s after the request was sent")
     }
 
-    /// Silent peers (no handshake), a one-byte-a-second client and an unfinished handshake do not
-    /// delay a normal client.
+    /// Silent peers (no handshake), a client dribbling its head and an unfinished handshake do not delay a
+    /// normal client: it is served while they are all still there, long before any of their timeouts (10 s)
+    /// would free the server. The bound is loose on purpose: other tests run in parallel.
     @Test func slowClientsDoNotDelayOthers() throws {
         let server = try TestServer()
         defer { server.stop() }
@@ -139,25 +143,31 @@ import TMMTransport
         defer { close(half) }
         let partial: [UInt8] = [0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00]
         _ = write(half, partial, partial.count)
-        // A TLS client dribbling its request a byte at a time.
+        // A TLS client dribbling its request a byte every 100 ms (the slowness is the behaviour under test);
+        // its head takes about 8 s to complete.
         nonisolated(unsafe) let slow = try server.client()
         let stop = Atomic<Bool>(false)
+        let slowHead = Array("GET / HTTP/1.1\r\nHost: x\r\nX-Slow: \(String(repeating: "s", count: 56))\r\n".utf8)
+        let dribbled = Atomic<Int>(0)
         let dribbler = Thread {
-            for byte in Array("GET / HTTP/1.1\r\nHost: x\r\n".utf8) {
+            for byte in slowHead {
                 if stop.load(ordering: .relaxed) { break }
                 try? slow.send(raw: [byte], deadline: deadline(5))
+                dribbled.add(1, ordering: .relaxed)
                 usleep(100_000)
             }
         }
         dribbler.start()
         defer { stop.store(true, ordering: .relaxed) }
         for _ in 0..<5 {
-            let start = Date()
+            let start = MonotonicClock.now()
             let fast = try server.client()
             try fast.send(method: "GET", target: "/", host: "x", deadline: deadline(5))
             #expect(try fast.readResponse(deadline: deadline(5)).status == 200)
-            #expect(Date().timeIntervalSince(start) < 0.5)
+            #expect(seconds(since: start) < 5, "a normal client waited \(seconds(since: start)) s")
         }
+        // All of that while the slow client was still mid-head (else it proved nothing about it).
+        #expect(dribbled.load(ordering: .relaxed) < slowHead.count, "the slow client finished its head first")
     }
 
     @Test func thousandConcurrentKeepAliveConnections() throws {
@@ -190,7 +200,7 @@ import TMMTransport
         let busy = try server.client()
         try busy.send(method: "GET", target: "/slow", host: "x", deadline: deadline(5))
         #expect(waitUntil(timeout: 5) { server.observer.started.load(ordering: .relaxed) == 2 })
-        let start = Date()
+        let start = MonotonicClock.now()
         let stopper = Thread { server.stop() }
         stopper.start()
         // The idle connection is closed at once; the slow request still gets its answer.
@@ -200,19 +210,24 @@ import TMMTransport
         #expect(response.bodyText == "slow done")
         #expect(response.header("Connection") == "close")
         #expect(waitUntil(timeout: 10) { !stopper.isExecuting })
-        #expect(Date().timeIntervalSince(start) < 5)
+        // Once the in-flight request (1 s) is answered, not at the end of the grace period (20 s by
+        // default); the bound tells the two apart with room for parallel tests.
+        #expect(seconds(since: start) < 10, "the shutdown took \(seconds(since: start)) s")
         // The listener is closed.
         #expect(throws: TLSClientConnection.Failure.self) { _ = try server.client(timeout: 1) }
     }
 
+    /// The shutdown gives up at its grace period (300 ms), not when the request is answered (30 s) nor at
+    /// the default grace period (20 s): the loose bound tells them apart with room for parallel tests, and
+    /// the client gets no answer.
     @Test func shutdownGivesUpOnRequestsPastTheGracePeriod() throws {
         let server = try TestServer { $0.shutdownGracePeriod = .milliseconds(300) }
         let busy = try server.client()
-        try busy.send(method: "GET", target: "/slow", host: "x", deadline: deadline(5))
+        try busy.send(method: "GET", target: "/slow?seconds=30", host: "x", deadline: deadline(5))
         #expect(waitUntil(timeout: 5) { server.observer.started.load(ordering: .relaxed) == 1 })
-        let start = Date()
+        let start = MonotonicClock.now()
         server.stop()
-        #expect(Date().timeIntervalSince(start) < 0.9)
+        #expect(seconds(since: start) < 10, "the shutdown took \(seconds(since: start)) s")
         #expect(throws: TLSClientConnection.Failure.self) { _ = try busy.readResponse(deadline: deadline(2)) }
     }
 

@@ -5,12 +5,14 @@ import Testing
 import TMMTestSupport
 import TMMTransport
 
-/// Answers `/slow` after a second from another thread, `/echo` with the body length, everything else "ok".
+/// Answers `/slow` after a second (or `?seconds=N`) from another thread, `/echo` with the body length,
+/// everything else "ok". The slow answer's delay is the behaviour under test (a request still in flight).
 struct TestHandler: HTTPHandler {
     func handle(_ request: HTTPRequest, responder: HTTPResponder) {
         switch request.path {
         case "/slow":
-            DispatchQueue.global().asyncAfter(deadline: .now() + 1) { responder.respond(.text(200, "slow done")) }
+            let delay = Double(request.query.first { $0.name == "seconds" }?.value ?? "1") ?? 1
+            DispatchQueue.global().asyncAfter(deadline: .now() + delay) { responder.respond(.text(200, "slow done")) }
         case "/echo":
             responder.respond(.text(200, "got \(request.body.count) bytes"))
         default:
