@@ -11,6 +11,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "tmm-webhook", targets: ["tmm-webhook"]),
+        .library(name: "TMMBase", targets: ["TMMBase"]),
         .library(name: "TMMTransport", targets: ["TMMTransport"]),
         .library(name: "TMMAdmission", targets: ["TMMAdmission"]),
         .library(name: "TMMPolicy", targets: ["TMMPolicy"]),
@@ -28,6 +29,10 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // Linux headers (epoll, eventfd, TCP options) that Glibc's module map leaves out.
         .systemLibrary(name: "CLinux"),
+
+        // What every layer with threads or a clock shares: Deadline (the monotonic clock), OS threads,
+        // ASCII and percent-encoding helpers.
+        .target(name: "TMMBase", dependencies: ["CLinux"], swiftSettings: strict),
 
         // A small, fast JSON reader/writer shared by every layer (no Foundation).
         .target(name: "TMMJSON", swiftSettings: strict),
@@ -134,6 +139,7 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        .testTarget(name: "TMMBaseTests", dependencies: ["TMMBase"], swiftSettings: strict),
         .testTarget(
             name: "TMMJSONTests", dependencies: ["TMMJSON"], resources: [.copy("Corpus")], swiftSettings: strict),
         .testTarget(
