@@ -40,7 +40,7 @@ let package = Package(
         // TLS + HTTP/1.1 server on POSIX sockets and OpenSSL. Knows nothing of Kubernetes.
         .target(
             name: "TMMTransport",
-            dependencies: ["COpenSSL", "CLinux", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["TMMBase", "COpenSSL", "CLinux", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
 
@@ -48,7 +48,7 @@ let package = Package(
         .target(
             name: "TMMKube",
             dependencies: [
-                "TMMTransport", "TMMJSON", "CZlib",
+                "TMMBase", "TMMTransport", "TMMJSON", "CZlib",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -65,7 +65,7 @@ let package = Package(
         // AdmissionReview types, taint transitions, the admission handler.
         .target(
             name: "TMMAdmission",
-            dependencies: ["TMMJSON", "TMMPolicy", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["TMMBase", "TMMJSON", "TMMPolicy", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
 
@@ -73,7 +73,7 @@ let package = Package(
         .target(
             name: "TMMApp",
             dependencies: [
-                "TMMTransport", "TMMAdmission", "TMMPolicy", "TMMJSON", "TMMKube", "COpenSSL",
+                "TMMBase", "TMMTransport", "TMMAdmission", "TMMPolicy", "TMMJSON", "TMMKube", "COpenSSL",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
@@ -100,7 +100,10 @@ let package = Package(
         // Benchmarks of the live cache and the annotator (run by hand; see bench/README.md).
         .executableTarget(
             name: "tmm-live-bench",
-            dependencies: ["TMMApp", "TMMKube", "TMMTransport", "TMMJSON", "TMMPolicy", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "TMMApp", "TMMBase", "TMMKube", "TMMTransport", "TMMJSON", "TMMPolicy",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
 
@@ -133,7 +136,9 @@ let package = Package(
         // The fake API server (recorded v1.21 wire format) lives here too, for the Kube and live tests.
         .target(
             name: "TMMTestSupport",
-            dependencies: ["TMMTransport", "TMMKube", "TMMJSON", "CZlib", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "TMMBase", "TMMTransport", "TMMKube", "TMMJSON", "CZlib", .product(name: "Logging", package: "swift-log"),
+            ],
             path: "Tests/TMMTestSupport",
             resources: [.copy("Fixtures")],
             swiftSettings: strict
@@ -156,13 +161,15 @@ let package = Package(
         ),
         .testTarget(
             name: "TMMTransportTests",
-            dependencies: ["TMMTransport", "TMMTestSupport", "CLinux", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "TMMBase", "TMMTransport", "TMMTestSupport", "CLinux", .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(
             name: "TMMKubeTests",
             dependencies: [
-                "TMMKube", "TMMTransport", "TMMJSON", "CZlib", "TMMTestSupport",
+                "TMMBase", "TMMKube", "TMMTransport", "TMMJSON", "CZlib", "TMMTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             resources: [.copy("Fixtures")],
@@ -180,7 +187,8 @@ let package = Package(
         .testTarget(
             name: "TMMAppTests",
             dependencies: [
-                "TMMApp", "TMMTransport", "TMMAdmission", "TMMJSON", "TMMTestSupport", .product(name: "Logging", package: "swift-log"),
+                "TMMApp", "TMMBase", "TMMTransport", "TMMAdmission", "TMMJSON", "TMMTestSupport",
+                .product(name: "Logging", package: "swift-log"),
             ],
             resources: [.copy("Fixtures")],
             swiftSettings: strict

@@ -2,6 +2,7 @@ import CZlib
 public import Foundation
 import Logging
 import Synchronization
+import TMMBase
 public import TMMJSON
 public import TMMKube
 public import TMMTransport
@@ -349,8 +350,8 @@ public final class FakeAPIServer: Sendable {
                     switch step {
                     case .event(let line): stream.write(line)
                     case .pause(let ms):
-                        let end = MonotonicClock.now() + UInt64(ms) * 1_000_000
-                        while MonotonicClock.now() < end && !isStopped { usleep(20_000) }
+                        let end = Deadline.now() + .milliseconds(ms)
+                        while !end.hasPassed() && !isStopped { usleep(20_000) }
                         if isStopped {
                             stream.abort()
                             return

@@ -1,9 +1,10 @@
 public import Foundation
 import Testing
+public import TMMBase
 import TMMTransport
 
 /// A monotonic deadline `seconds` from now.
-public func deadline(_ seconds: Double) -> UInt64 { MonotonicClock.now() + UInt64(seconds * 1e9) }
+public func deadline(_ seconds: Double) -> Deadline { .now() + .seconds(seconds) }
 
 /// A fresh temporary directory.
 public func temporaryDirectory() throws -> String {
@@ -86,7 +87,7 @@ public func waitUntil(timeout: Double, interval: Double = 0.01, _ condition: () 
     let end = deadline(timeout)
     while true {
         if try condition() { return true }
-        if MonotonicClock.now() >= end { return false }
+        if end.hasPassed() { return false }
         usleep(UInt32(interval * 1_000_000))
     }
 }

@@ -3,6 +3,7 @@ import Glibc
 import Logging
 import Synchronization
 import TMMAdmission
+import TMMBase
 import TMMPolicy
 import TMMTransport
 
@@ -23,8 +24,8 @@ final class EntryPipeline<Backend: EntryBackend>: EntryDecider {
     private let queue = DispatchQueue(label: "tmm-webhook.entries")
     private let queueKey = DispatchSpecificKey<Bool>()
     /// Nodes whose entry this replica admitted without failure, until the backend shows them enter
-    /// (their earlier failure annotations then go) or the entry's deadline passes (monotonic ns).
-    private let cleanAdmissions = Mutex<[String: UInt64]>([:])
+    /// (their earlier failure annotations then go) or the entry's deadline (plus the margin) passes.
+    private let cleanAdmissions = Mutex<[String: Deadline]>([:])
     private let logger: Logger
     private let metrics: WebhookMetrics?
     /// How long after its deadline an admitted entry may still show up in the cluster.
@@ -70,7 +71,7 @@ final class EntryPipeline<Backend: EntryBackend>: EntryDecider {
         let request = entry.request
         let (config, engine) = policy.withLock { $0 }
         // Leave a little of the budget for the annotation patches after the decision.
-        let decisionDeadline = min(entry.deadline, MonotonicClock.now() &+ 2_000_000_000)
+        let decisionDeadline = min(entry.deadline, .now() + .seconds(2))
         func unknown(_ reason: String) -> Verdict {
             engine.decide(DecisionInput(node: request.name, transition: entry.transition, state: .unknown(reason: reason)))
         }
@@ -96,7 +97,7 @@ final class EntryPipeline<Backend: EntryBackend>: EntryDecider {
             switch backend.commit(entry, ticket: ticket, deadline: decisionDeadline) {
             case .committed:
                 break decision
-            case .conflict where attempts < 10 && MonotonicClock.now() < decisionDeadline:
+            case .conflict where attempts < 10 && !decisionDeadline.hasPassed():
                 continue decision
             case .conflict:
                 verdict = unknown("the admitted entries kept changing under \(attempts) attempts to record this one")
@@ -108,20 +109,19 @@ final class EntryPipeline<Backend: EntryBackend>: EntryDecider {
 
         var outcome = EntryOutcome(verdict: verdict, mode: config.mode, dryRun: request.dryRun)
         guard !request.dryRun else { return outcome.decision }
-        let now = MonotonicClock.now()
+        let now = Deadline.now()
         cleanAdmissions.withLock { admissions in
             admissions = admissions.filter { $0.value > now }
             if outcome.isClean {
-                let (expiry, overflow) = entry.deadline.addingReportingOverflow(Self.admissionMargin.nanosecondCount)
-                admissions[request.name] = overflow ? .max : expiry
+                admissions[request.name] = entry.deadline + max(Self.admissionMargin, .zero)
             } else {
                 admissions[request.name] = nil
             }
         }
         if outcome.annotate, let reason = verdict.reason {
-            let annotateStarted = MonotonicClock.now()
+            let annotateStarted = Deadline.now()
             let result = backend.annotate(verdict.relatedPods, key: config.annotationKey, value: reason.rawValue, deadline: entry.deadline)
-            let annotateMs = Double(MonotonicClock.now() &- annotateStarted) / 1e6
+            let annotateMs = (Deadline.now() - annotateStarted).inMilliseconds
             metrics?.annotationPatched(outcome: "applied", count: result.patched)
             metrics?.annotationPatched(outcome: "gone", count: result.gone)
             metrics?.annotationPatched(outcome: "failed", count: result.failed)
@@ -154,7 +154,7 @@ final class EntryPipeline<Backend: EntryBackend>: EntryDecider {
     }
 
     private func handle(_ transitions: [NodeTransition]) {
-        let now = MonotonicClock.now()
+        let now = Deadline.now()
         for transition in transitions {
             switch transition {
             case .left(let node):
@@ -175,7 +175,7 @@ final class EntryPipeline<Backend: EntryBackend>: EntryDecider {
         let key = config.annotationKey
         let pods = backend.pods(onNode: node, carrying: key)
         guard !pods.isEmpty else { return }
-        let result = backend.annotate(pods, key: key, value: nil, deadline: MonotonicClock.now() &+ 30_000_000_000)
+        let result = backend.annotate(pods, key: key, value: nil, deadline: .now() + .seconds(30))
         metrics?.annotationPatched(outcome: "removed", count: result.patched)
         logger.notice(
             "removed annotations",
@@ -193,7 +193,7 @@ final class EntryPipeline<Backend: EntryBackend>: EntryDecider {
             let key = config.annotationKey
             let stale = backend.staleAnnotations(key: key, grace: grace)
             guard !stale.isEmpty else { return 0 }
-            let result = backend.annotate(stale, key: key, value: nil, deadline: MonotonicClock.now() &+ 30_000_000_000)
+            let result = backend.annotate(stale, key: key, value: nil, deadline: .now() + .seconds(30))
             metrics?.annotationPatched(outcome: "removed", count: result.patched)
             logger.notice(
                 "reconciler removed stale annotations",
