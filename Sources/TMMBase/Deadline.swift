@@ -1,4 +1,5 @@
-import Glibc
+// Public so that `now()` can be inlined into callers (the event loop reads the clock per event).
+public import Glibc
 
 /// A point in time on `CLOCK_MONOTONIC`: a deadline ("answer by"), or a timestamp ("request started at").
 ///
@@ -18,7 +19,7 @@ public struct Deadline: Comparable, Hashable, Sendable {
     }
 
     /// The current time on the monotonic clock.
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func now() -> Deadline {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
