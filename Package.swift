@@ -11,6 +11,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "tmm-webhook", targets: ["tmm-webhook"]),
+        .library(name: "TMMBase", targets: ["TMMBase"]),
         .library(name: "TMMTransport", targets: ["TMMTransport"]),
         .library(name: "TMMAdmission", targets: ["TMMAdmission"]),
         .library(name: "TMMPolicy", targets: ["TMMPolicy"]),
@@ -29,13 +30,17 @@ let package = Package(
         // Linux headers (epoll, eventfd, TCP options) that Glibc's module map leaves out.
         .systemLibrary(name: "CLinux"),
 
+        // What every layer with threads or a clock shares: Deadline (the monotonic clock), OS threads,
+        // ASCII and percent-encoding helpers.
+        .target(name: "TMMBase", dependencies: ["CLinux"], swiftSettings: strict),
+
         // A small, fast JSON reader/writer shared by every layer (no Foundation).
         .target(name: "TMMJSON", swiftSettings: strict),
 
         // TLS + HTTP/1.1 server on POSIX sockets and OpenSSL. Knows nothing of Kubernetes.
         .target(
             name: "TMMTransport",
-            dependencies: ["COpenSSL", "CLinux", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["TMMBase", "COpenSSL", "CLinux", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
 
@@ -43,7 +48,7 @@ let package = Package(
         .target(
             name: "TMMKube",
             dependencies: [
-                "TMMTransport", "TMMJSON", "CZlib",
+                "TMMBase", "TMMTransport", "TMMJSON", "CZlib",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -60,7 +65,7 @@ let package = Package(
         // AdmissionReview types, taint transitions, the admission handler.
         .target(
             name: "TMMAdmission",
-            dependencies: ["TMMJSON", "TMMPolicy", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["TMMBase", "TMMJSON", "TMMPolicy", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
 
@@ -68,7 +73,7 @@ let package = Package(
         .target(
             name: "TMMApp",
             dependencies: [
-                "TMMTransport", "TMMAdmission", "TMMPolicy", "TMMJSON", "TMMKube", "COpenSSL",
+                "TMMBase", "TMMTransport", "TMMAdmission", "TMMPolicy", "TMMJSON", "TMMKube", "COpenSSL",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
@@ -95,7 +100,10 @@ let package = Package(
         // Benchmarks of the live cache and the annotator (run by hand; see bench/README.md).
         .executableTarget(
             name: "tmm-live-bench",
-            dependencies: ["TMMApp", "TMMKube", "TMMTransport", "TMMJSON", "TMMPolicy", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "TMMApp", "TMMBase", "TMMKube", "TMMTransport", "TMMJSON", "TMMPolicy",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
 
@@ -106,7 +114,7 @@ let package = Package(
             name: "fuzz-json", dependencies: ["FuzzSupport", "TMMJSON"], path: "Tests/Fuzz/Targets/fuzz-json",
             swiftSettings: strict),
         .executableTarget(
-            name: "fuzz-http-head", dependencies: ["FuzzSupport", "TMMTransport", .product(name: "Logging", package: "swift-log")], path: "Tests/Fuzz/Targets/fuzz-http-head",
+            name: "fuzz-http-head", dependencies: ["FuzzSupport", "TMMTransport", "TMMBase", .product(name: "Logging", package: "swift-log")], path: "Tests/Fuzz/Targets/fuzz-http-head",
             swiftSettings: strict),
         .executableTarget(
             name: "fuzz-admission", dependencies: ["FuzzSupport", "TMMAdmission", "TMMJSON", "TMMPolicy"],
@@ -128,12 +136,15 @@ let package = Package(
         // The fake API server (recorded v1.21 wire format) lives here too, for the Kube and live tests.
         .target(
             name: "TMMTestSupport",
-            dependencies: ["TMMTransport", "TMMKube", "TMMJSON", "CZlib", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "TMMBase", "TMMTransport", "TMMKube", "TMMJSON", "CZlib", .product(name: "Logging", package: "swift-log"),
+            ],
             path: "Tests/TMMTestSupport",
             resources: [.copy("Fixtures")],
             swiftSettings: strict
         ),
 
+        .testTarget(name: "TMMBaseTests", dependencies: ["TMMBase"], swiftSettings: strict),
         .testTarget(
             name: "TMMJSONTests", dependencies: ["TMMJSON"], resources: [.copy("Corpus")], swiftSettings: strict),
         .testTarget(
@@ -150,13 +161,15 @@ let package = Package(
         ),
         .testTarget(
             name: "TMMTransportTests",
-            dependencies: ["TMMTransport", "TMMTestSupport", "CLinux", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "TMMBase", "TMMTransport", "TMMTestSupport", "CLinux", .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(
             name: "TMMKubeTests",
             dependencies: [
-                "TMMKube", "TMMTransport", "TMMJSON", "CZlib", "TMMTestSupport",
+                "TMMBase", "TMMKube", "TMMTransport", "TMMJSON", "CZlib", "TMMTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             resources: [.copy("Fixtures")],
@@ -174,7 +187,8 @@ let package = Package(
         .testTarget(
             name: "TMMAppTests",
             dependencies: [
-                "TMMApp", "TMMTransport", "TMMAdmission", "TMMJSON", "TMMTestSupport", .product(name: "Logging", package: "swift-log"),
+                "TMMApp", "TMMBase", "TMMTransport", "TMMAdmission", "TMMJSON", "TMMTestSupport",
+                .product(name: "Logging", package: "swift-log"),
             ],
             resources: [.copy("Fixtures")],
             swiftSettings: strict

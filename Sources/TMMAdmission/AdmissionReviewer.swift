@@ -1,4 +1,5 @@
 public import Logging
+public import TMMBase
 import TMMPolicy
 
 /// Turns an AdmissionReview body into an answer: parses it, classifies the Node update, answers
@@ -34,9 +35,9 @@ public struct AdmissionReviewer: Sendable {
     public typealias Answer = (status: Int, body: [UInt8])
 
     /// Reviews `body`; calls `completion` exactly once (at once, except for entries).
-    /// `now` and `deadline` are monotonic nanoseconds.
+    /// `now` is when the request arrived (decision logs measure from it); `deadline` bounds an entry's work.
     public func review(
-        _ body: UnsafeRawBufferPointer, now: UInt64, deadline: UInt64, completion: @escaping @Sendable (Answer) -> Void
+        _ body: UnsafeRawBufferPointer, now: Deadline, deadline: Deadline, completion: @escaping @Sendable (Answer) -> Void
     ) {
         let request: AdmissionRequest
         do {
@@ -84,7 +85,7 @@ public struct AdmissionReviewer: Sendable {
                         "uid": "\(request.uid)", "node": "\(request.name)", "transition": "\(name)", "level": "\(level)",
                         "decision": "\(decision.allowed ? "allow" : "deny")", "reason": "\(reason)",
                         "dryRun": "\(request.dryRun)",
-                        "durationMs": "\(Double(MonotonicNow.read() &- now) / 1e6)",
+                        "durationMs": "\((Deadline.now() - now).inMilliseconds)",
                     ])
                 onDecision(name, decision.allowed, reason)
                 completion((200, AdmissionResponse.encode(apiVersion: request.apiVersion, uid: request.uid, decision: decision)))

@@ -1,13 +1,14 @@
+public import TMMBase
 public import TMMPolicy
 
 /// A maintenance entry (or escalation) to decide.
 public struct EntryRequest: Sendable {
     public var request: AdmissionRequest
     public var transition: Transition
-    /// When the answer is due (monotonic nanoseconds): the `timeout` query less a margin.
-    public var deadline: UInt64
+    /// When the answer is due: the `timeout` query less a margin.
+    public var deadline: Deadline
 
-    public init(request: AdmissionRequest, transition: Transition, deadline: UInt64) {
+    public init(request: AdmissionRequest, transition: Transition, deadline: Deadline) {
         self.request = request
         self.transition = transition
         self.deadline = deadline

@@ -1,6 +1,7 @@
 import Glibc
 import Logging
 import TMMAdmission
+import TMMBase
 import TMMKube
 public import TMMPolicy
 import TMMTransport

@@ -1,6 +1,7 @@
 import Dispatch
 public import Logging
 import TMMAdmission
+import TMMBase
 public import TMMPolicy
 import Synchronization
 
@@ -15,7 +16,7 @@ public enum OfflineReview {
         let answer = Mutex<(Int, [UInt8])?>(nil)
         let done = DispatchSemaphore(value: 0)
         body.withUnsafeBytes { buffer in
-            reviewer.review(buffer, now: 0, deadline: .max) { result in
+            reviewer.review(buffer, now: .now(), deadline: .distantFuture) { result in
                 answer.withLock { $0 = (result.status, result.body) }
                 done.signal()
             }

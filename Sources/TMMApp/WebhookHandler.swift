@@ -1,6 +1,7 @@
 public import TMMAdmission
 public import TMMTransport
 import Synchronization
+import TMMBase
 
 /// Routes the webhook's HTTP endpoints: `POST /validate`, `GET /healthz`, `GET /readyz`, `GET /metrics`.
 public final class WebhookHandler: HTTPHandler {
@@ -79,8 +80,7 @@ public final class WebhookHandler: HTTPHandler {
         // Answer a little before the API server gives up: a late answer is as bad as none.
         let margin = min(timeout / 5, .milliseconds(500))
         let budget = timeout - margin
-        let deadline = request.receivedAt &+ UInt64(budget.components.seconds) &* 1_000_000_000
-            &+ UInt64(budget.components.attoseconds / 1_000_000_000)
+        let deadline = request.receivedAt + budget
         request.body.withUnsafeBytes { body in
             reviewer.review(body, now: request.receivedAt, deadline: deadline) { answer in
                 responder.respond(.json(answer.status, answer.body))

@@ -2,6 +2,7 @@ import Glibc
 
 import Prometheus
 import Synchronization
+import TMMBase
 public import TMMKube
 public import TMMTransport
 
@@ -83,10 +84,10 @@ public final class WebhookMetrics: HTTPServerObserver {
         inFlight.record(Double(inFlightCount.subtract(1, ordering: .relaxed).newValue))
     }
 
-    public func responded(path: Substring, method: Substring, status: Int, durationNanoseconds: UInt64) {
+    public func responded(path: Substring, method: Substring, status: Int, duration: Duration) {
         if status == 200 && path == "/validate" {
             validateOK.0.increment()
-            validateOK.1.recordNanoseconds(Int64(durationNanoseconds))
+            validateOK.1.recordNanoseconds(duration.totalNanoseconds)
             return
         }
         // Unknown paths share one label, so a scanner cannot blow up the series count.
@@ -106,7 +107,7 @@ public final class WebhookMetrics: HTTPServerObserver {
             return (counter, timer)
         }
         counter.increment()
-        timer.recordNanoseconds(Int64(durationNanoseconds))
+        timer.recordNanoseconds(duration.totalNanoseconds)
     }
 
     public func connectionsChanged(by delta: Int) {
@@ -168,14 +169,14 @@ public final class WebhookMetrics: HTTPServerObserver {
 
     /// Updates the cache gauges (called when /metrics is rendered).
     private func refreshCacheGauges() {
-        let now = MonotonicClock.now()
+        let now = Deadline.now()
         let statuses = cacheStatus.withLock { $0 }
         let gauges = handles.withLock { $0.cache }
         for (resource, status) in statuses {
             guard let gauge = gauges[resource] else { continue }
             gauge.synced.set(status.synced ? 1.0 : 0.0)
             gauge.healthy.set(status.isHealthy(now: now, maxQuiet: cacheMaxQuiet) ? 1.0 : 0.0)
-            gauge.silence.record(status.lastLife == 0 ? -1 : Double(now &- status.lastLife) / 1e9)
+            gauge.silence.record(status.lastLife == .distantPast ? -1 : (now - status.lastLife).inSeconds)
         }
     }
 

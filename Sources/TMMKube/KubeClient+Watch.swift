@@ -1,3 +1,4 @@
+public import TMMBase
 import TMMJSON
 import TMMTransport
 
@@ -11,7 +12,7 @@ extension KubeClient {
     @discardableResult
     public func watch(
         _ path: String, resourceVersion: String?, allowBookmarks: Bool = true, timeoutSeconds: Int = 300,
-        deadline: UInt64? = nil, onEvent: (KubeWatchEvent) -> Bool
+        deadline: Deadline? = nil, onEvent: (KubeWatchEvent) -> Bool
     ) throws(KubeError) -> KubeWatchEnd {
         // `watch=true`, as client-go sends it (some emulators accept no other spelling).
         var query: [(String, String)] = [("watch", "true")]
@@ -19,7 +20,7 @@ extension KubeClient {
         if allowBookmarks { query.append(("allowWatchBookmarks", "true")) }
         query.append(("timeoutSeconds", String(timeoutSeconds)))
         let target = config.pathPrefix + Self.appendQuery(path, query)
-        let deadline = deadline ?? (MonotonicClock.now() &+ UInt64(timeoutSeconds + 30) &* 1_000_000_000)
+        let deadline = deadline ?? (.now() + .seconds(timeoutSeconds + 30))
 
         var retriedAfter401 = false
         var retriedStale = false
@@ -41,7 +42,7 @@ extension KubeClient {
                 }
                 throw KubeError(.transport, "WATCH \(path): \(error.description)")
             }
-            let gzip = head.header("Content-Encoding")?.lowercased() == "gzip"
+            let gzip = head.header("Content-Encoding").map { ASCII.equalsIgnoringCase($0, "gzip") } ?? false
             if head.status != 200 {
                 checkin(connection)
                 if gzip { head.body = try GzipDecoder.decodeAll(head.body) }
@@ -58,7 +59,7 @@ extension KubeClient {
     }
 
     private func readEvents(
-        _ connection: PooledConnection, chunked: Bool, gzip: Bool, path: String, deadline: UInt64, onEvent: (KubeWatchEvent) -> Bool
+        _ connection: PooledConnection, chunked: Bool, gzip: Bool, path: String, deadline: Deadline, onEvent: (KubeWatchEvent) -> Bool
     ) throws(KubeError) -> KubeWatchEnd {
         let http = connection.http
         let decoder = gzip ? try GzipDecoder() : nil

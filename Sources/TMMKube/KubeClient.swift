@@ -1,3 +1,4 @@
+public import TMMBase
 public import TMMJSON
 public import TMMTransport
 import Synchronization
@@ -31,7 +32,7 @@ public final class KubeClient: Sendable {
     private struct State {
         var idle: [PooledConnection] = []
         var token: String?
-        var tokenReadAt: UInt64 = 0
+        var tokenReadAt = Deadline.distantPast
         var connectionsOpened = 0
     }
 
@@ -60,12 +61,12 @@ public final class KubeClient: Sendable {
     // MARK: Verbs
 
     /// GETs `path` (e.g. `/api/v1/namespaces/store/pods/db-0`) and decodes the object.
-    public func get(_ path: String, deadline: UInt64? = nil) throws(KubeError) -> JSON {
+    public func get(_ path: String, deadline: Deadline? = nil) throws(KubeError) -> JSON {
         try decode(try request(method: "GET", path: path, deadline: deadline).body, path)
     }
 
     /// One page of a LIST: `limit` items at most, starting at a previous page's `metadata.continue`.
-    public func list(_ path: String, limit: Int? = nil, continue token: String? = nil, deadline: UInt64? = nil) throws(KubeError) -> JSON {
+    public func list(_ path: String, limit: Int? = nil, continue token: String? = nil, deadline: Deadline? = nil) throws(KubeError) -> JSON {
         var query: [(String, String)] = []
         if let limit { query.append(("limit", String(limit))) }
         if let token, !token.isEmpty { query.append(("continue", token)) }
@@ -74,7 +75,7 @@ public final class KubeClient: Sendable {
 
     /// Every item of a collection, paging through `metadata.continue`, and the list's `resourceVersion`
     /// (where a WATCH should start). An expired continue token throws an `isGone` error: list again.
-    public func listAll(_ path: String, pageSize: Int = 500, deadline: UInt64? = nil) throws(KubeError) -> KubeList {
+    public func listAll(_ path: String, pageSize: Int = 500, deadline: Deadline? = nil) throws(KubeError) -> KubeList {
         let deadline = deadline ?? defaultDeadline()
         var items: [JSON] = []
         var token: String?
@@ -95,7 +96,7 @@ public final class KubeClient: Sendable {
     }
 
     /// PATCHes `path` with a JSON merge patch (RFC 7386: `null` removes a key) and returns the object.
-    public func patch(_ path: String, mergePatch: JSON, deadline: UInt64? = nil) throws(KubeError) -> JSON {
+    public func patch(_ path: String, mergePatch: JSON, deadline: Deadline? = nil) throws(KubeError) -> JSON {
         let response = try request(
             method: "PATCH", path: path, body: Array(mergePatch.serialized.utf8), contentType: "application/merge-patch+json",
             deadline: deadline)
@@ -103,14 +104,14 @@ public final class KubeClient: Sendable {
     }
 
     /// POSTs `body` to the collection `path` and returns the created object.
-    public func create(_ path: String, _ body: JSON, deadline: UInt64? = nil) throws(KubeError) -> JSON {
+    public func create(_ path: String, _ body: JSON, deadline: Deadline? = nil) throws(KubeError) -> JSON {
         let response = try request(
             method: "POST", path: path, body: Array(body.serialized.utf8), contentType: "application/json", deadline: deadline)
         return try decode(response.body, path)
     }
 
     /// PUTs `body` to `path`; its `metadata.resourceVersion` makes this conditional (409 when stale).
-    public func update(_ path: String, _ body: JSON, deadline: UInt64? = nil) throws(KubeError) -> JSON {
+    public func update(_ path: String, _ body: JSON, deadline: Deadline? = nil) throws(KubeError) -> JSON {
         let response = try request(
             method: "PUT", path: path, body: Array(body.serialized.utf8), contentType: "application/json", deadline: deadline)
         return try decode(response.body, path)
@@ -118,13 +119,13 @@ public final class KubeClient: Sendable {
 
     /// Any request; a non-2xx answer throws its `Status` as a `KubeError`. The body is gzip-decoded.
     public func request(
-        method: String, path: String, body: [UInt8] = [], contentType: String? = nil, deadline: UInt64? = nil
+        method: String, path: String, body: [UInt8] = [], contentType: String? = nil, deadline: Deadline? = nil
     ) throws(KubeError) -> HTTPClientConnection.Response {
         let deadline = deadline ?? defaultDeadline()
         var retriedAfter401 = false
         while true {
             var response = try exchange(method: method, path: path, body: body, contentType: contentType, deadline: deadline)
-            if response.header("Content-Encoding")?.lowercased() == "gzip" {
+            if let encoding = response.header("Content-Encoding"), ASCII.equalsIgnoringCase(encoding, "gzip") {
                 response.body = try GzipDecoder.decodeAll(response.body)
             }
             if response.status == 401, !retriedAfter401, config.tokenFile != nil {
@@ -142,7 +143,7 @@ public final class KubeClient: Sendable {
 
     // MARK: Internals shared with the watch
 
-    func defaultDeadline() -> UInt64 { MonotonicClock.now() &+ options.requestTimeout.nanosecondsValue }
+    func defaultDeadline() -> Deadline { .now() + max(options.requestTimeout, .zero) }
 
     func decode(_ body: [UInt8], _ path: String) throws(KubeError) -> JSON {
         do {
@@ -167,7 +168,7 @@ public final class KubeClient: Sendable {
     /// One request and its whole response on a pooled connection. A reused connection that the server
     /// closed while idle fails before any answer: that one case is retried on a fresh connection.
     private func exchange(
-        method: String, path: String, body: [UInt8], contentType: String?, deadline: UInt64
+        method: String, path: String, body: [UInt8], contentType: String?, deadline: Deadline
     ) throws(KubeError) -> HTTPClientConnection.Response {
         var retriedStale = false
         while true {
@@ -192,7 +193,7 @@ public final class KubeClient: Sendable {
     }
 
     /// An idle connection, or a new one.
-    func checkout(deadline: UInt64) throws(KubeError) -> (PooledConnection, reused: Bool) {
+    func checkout(deadline: Deadline) throws(KubeError) -> (PooledConnection, reused: Bool) {
         if let idle = state.withLock({ $0.idle.popLast() }) { return (idle, true) }
         do {
             let connection = try TLSClientConnection(
@@ -225,9 +226,9 @@ public final class KubeClient: Sendable {
     func bearerToken(forceReload: Bool) -> String? {
         if let token = config.token { return token }
         guard let file = config.tokenFile else { return nil }
-        let now = MonotonicClock.now()
+        let now = Deadline.now()
         let cached = state.withLock { state -> String? in
-            guard !forceReload, let token = state.token, now &- state.tokenReadAt < options.tokenRefreshInterval.nanosecondsValue
+            guard !forceReload, let token = state.token, now - state.tokenReadAt < options.tokenRefreshInterval
             else { return nil }
             return token
         }
@@ -249,29 +250,12 @@ public final class KubeClient: Sendable {
         var separator: Character = path.contains("?") ? "&" : "?"
         for (name, value) in query {
             out.append(separator)
-            out += percentEncode(name)
+            out += PercentEncoding.encode(name)
             out.append("=")
-            out += percentEncode(value)
+            out += PercentEncoding.encode(value)
             separator = "&"
         }
         return out
-    }
-
-    static func percentEncode(_ s: String) -> String {
-        let hex = Array("0123456789ABCDEF".utf8)
-        var out: [UInt8] = []
-        for b in s.utf8 {
-            switch b {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "~"):
-                out.append(b)
-            default:
-                out.append(UInt8(ascii: "%"))
-                out.append(hex[Int(b >> 4)])
-                out.append(hex[Int(b & 0xF)])
-            }
-        }
-        return String(decoding: out, as: UTF8.self)
     }
 }
 
@@ -280,11 +264,4 @@ public final class KubeClient: Sendable {
 final class PooledConnection: @unchecked Sendable {
     let http: HTTPClientConnection
     init(_ http: HTTPClientConnection) { self.http = http }
-}
-
-extension Duration {
-    var nanosecondsValue: UInt64 {
-        let (s, a) = components
-        return UInt64(max(0, s)) &* 1_000_000_000 &+ UInt64(max(0, a) / 1_000_000_000)
-    }
 }

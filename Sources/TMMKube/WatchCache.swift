@@ -1,6 +1,7 @@
 import Glibc
 public import Logging
 import Synchronization
+public import TMMBase
 import TMMJSON
 import TMMTransport
 
@@ -35,10 +36,10 @@ public final class WatchCache<Store: WatchCacheStore>: Sendable {
         /// The last resourceVersion seen (list, event or bookmark), and as a number when it is one.
         public var resourceVersion = ""
         public var resourceVersionNumber: UInt64 = 0
-        /// When the last event or bookmark arrived (monotonic ns); 0 before any.
-        public var lastActivity: UInt64 = 0
-        /// When the current watch stream was opened (monotonic ns).
-        public var watchOpenedAt: UInt64 = 0
+        /// When the last event, bookmark or list arrived; `distantPast` before any.
+        public var lastActivity = Deadline.distantPast
+        /// When the current watch stream was opened; `distantPast` before the first.
+        public var watchOpenedAt = Deadline.distantPast
         /// A watch stream is open.
         public var watching = false
         public var lastError: String?
@@ -46,12 +47,12 @@ public final class WatchCache<Store: WatchCacheStore>: Sendable {
         public init() {}
 
         /// The last sign of life: an event, a bookmark, a list, or the stream being (re)opened.
-        public var lastLife: UInt64 { max(lastActivity, watchOpenedAt) }
+        public var lastLife: Deadline { max(lastActivity, watchOpenedAt) }
 
         /// Whether a quiet stream is still trusted at `now`: synced, watching, and alive within `maxQuiet`.
         /// The freshness check and the health metrics both use this one definition.
-        public func isHealthy(now: UInt64, maxQuiet: Duration) -> Bool {
-            synced && watching && now &- lastLife < maxQuiet.nanosecondsValue
+        public func isHealthy(now: Deadline, maxQuiet: Duration) -> Bool {
+            synced && watching && now - lastLife < maxQuiet
         }
     }
 
@@ -116,7 +117,7 @@ public final class WatchCache<Store: WatchCacheStore>: Sendable {
 
     /// Reads the API server's current resourceVersion with a consistent (quorum) read of an empty list,
     /// then waits (at most `wait`) until the cache has caught up with it. Returns nil when fresh, or why not.
-    public func checkFresh(probePath: String, wait: Duration, deadline: UInt64) -> String? {
+    public func checkFresh(probePath: String, wait: Duration, deadline: Deadline) -> String? {
         guard isSynced else { return "the cluster cache is not synced yet (\(syncDescription))" }
         let version: UInt64
         do throws(KubeError) {
@@ -128,9 +129,7 @@ public final class WatchCache<Store: WatchCacheStore>: Sendable {
         } catch {
             return "cannot reach the API server to check the cache is current: \(error)"
         }
-        let now = MonotonicClock.now()
-        let remaining = deadline > now ? Duration.nanoseconds(Int64(deadline - now)) : .zero
-        return waitUntilFresh(resourceVersion: version, wait: min(wait, remaining))
+        return waitUntilFresh(resourceVersion: version, wait: min(wait, deadline.timeRemaining()))
     }
 
     /// Waits (at most `wait`) until the cache has caught up with `resourceVersion`, read from the API
@@ -141,12 +140,12 @@ public final class WatchCache<Store: WatchCacheStore>: Sendable {
     /// (``ResourceStatus/isHealthy(now:maxQuiet:)``) and has delivered nothing during the first
     /// `quietAfter` of the wait (the time an event already on the wire takes to arrive).
     public func waitUntilFresh(resourceVersion: UInt64, wait: Duration = .seconds(1), quietAfter: Duration = .milliseconds(100)) -> String? {
-        let start = MonotonicClock.now()
-        let end = start &+ wait.nanosecondsValue
-        let quiet = start &+ quietAfter.nanosecondsValue
+        let start = Deadline.now()
+        let end = start + max(wait, .zero)
+        let quiet = start + max(quietAfter, .zero)
         let maxQuiet = settings.maxQuiet
         while true {
-            let now = MonotonicClock.now()
+            let now = Deadline.now()
             let lagging: [String] = shared.withLock { s in
                 Resource.allCases.compactMap { r -> String? in
                     let st = s.status[r]!
@@ -156,7 +155,7 @@ public final class WatchCache<Store: WatchCacheStore>: Sendable {
                     if healthy && now >= quiet && st.lastActivity < quiet { return nil }
                     let why =
                         !st.watching ? ", watch not connected"
-                        : !healthy ? ", watch silent for \((now &- st.lastLife) / 1_000_000_000) s" : ""
+                        : !healthy ? ", watch silent for \(Int((now - st.lastLife).inSeconds)) s" : ""
                     return "\(r.name) at resourceVersion \(st.resourceVersion), the API server at \(resourceVersion)\(why)"
                 }
             }
@@ -173,7 +172,7 @@ public final class WatchCache<Store: WatchCacheStore>: Sendable {
     private func run(_ resource: Resource) {
         var needList = true
         let minBackoff = 0.2
-        let maxBackoff = Double(settings.maxBackoff.nanosecondsValue) / 1e9
+        let maxBackoff = max(0, settings.maxBackoff.inSeconds)
         var backoff = minBackoff
         while !isStopped {
             do throws(KubeError) {
@@ -182,7 +181,7 @@ public final class WatchCache<Store: WatchCacheStore>: Sendable {
                     needList = false
                 }
                 let from = shared.withLock { $0.status[resource]!.resourceVersion }
-                let watchStarted = MonotonicClock.now()
+                let watchStarted = Deadline.now()
                 setWatching(resource, true)
                 var gone = false
                 let end = try client.watch(
@@ -207,7 +206,7 @@ public final class WatchCache<Store: WatchCacheStore>: Sendable {
                     needList = true
                     continue
                 }
-                if MonotonicClock.now() &- watchStarted < 1_000_000_000 {
+                if watchStarted.elapsed() < .seconds(1) {
                     // A stream that ends as soon as it starts would make this a hot loop: pace it.
                     sleepUnlessStopped(seconds: backoff * Double.random(in: 0.5...1.5))
                     backoff = min(backoff * 2, maxBackoff)
@@ -234,8 +233,8 @@ public final class WatchCache<Store: WatchCacheStore>: Sendable {
     }
 
     private func sleepUnlessStopped(seconds: Double) {
-        let end = MonotonicClock.now() &+ UInt64(seconds * 1e9)
-        while MonotonicClock.now() < end && !isStopped { usleep(20_000) }
+        let end = Deadline.now() + .seconds(seconds)
+        while !end.hasPassed() && !isStopped { usleep(20_000) }
     }
 
     private func setWatching(_ resource: Resource, _ watching: Bool) {
@@ -243,7 +242,7 @@ public final class WatchCache<Store: WatchCacheStore>: Sendable {
             s.status[resource]!.watching = watching
             if watching {
                 s.status[resource]!.lastError = nil
-                s.status[resource]!.watchOpenedAt = MonotonicClock.now()
+                s.status[resource]!.watchOpenedAt = .now()
             }
             return s.status[resource]!
         }
@@ -256,7 +255,7 @@ public final class WatchCache<Store: WatchCacheStore>: Sendable {
             s.status[resource]!.synced = false
             s.store.beginList(resource)
         }
-        let started = MonotonicClock.now()
+        let started = Deadline.now()
         var token: String?
         var listVersion = ""
         var pages = 0
@@ -276,7 +275,7 @@ public final class WatchCache<Store: WatchCacheStore>: Sendable {
             st.synced = true
             st.resourceVersion = listVersion
             st.resourceVersionNumber = UInt64(listVersion) ?? 0
-            st.lastActivity = MonotonicClock.now()
+            st.lastActivity = .now()
             st.lastError = nil
             s.status[resource] = st
             return (st, counts)
@@ -286,7 +285,7 @@ public final class WatchCache<Store: WatchCacheStore>: Sendable {
             "listed",
             metadata: [
                 "resource": "\(resource.name)", "objects": "\(counts.objects)", "removed": "\(counts.removed)", "pages": "\(pages)",
-                "resourceVersion": "\(listVersion)", "ms": "\((MonotonicClock.now() - started) / 1_000_000)",
+                "resourceVersion": "\(listVersion)", "ms": "\(Int(started.elapsed().inMilliseconds))",
             ])
     }
 
@@ -307,7 +306,7 @@ public final class WatchCache<Store: WatchCacheStore>: Sendable {
                 st.resourceVersion = version
                 st.resourceVersionNumber = max(st.resourceVersionNumber, UInt64(version) ?? 0)
             }
-            st.lastActivity = MonotonicClock.now()
+            st.lastActivity = .now()
             s.status[resource] = st
             return st
         }

@@ -2,6 +2,7 @@ import CLinux
 import Glibc
 import Logging
 import Synchronization
+import TMMBase
 
 /// An epoll loop on its own thread, serving many connections: it does their I/O (TLS handshakes, reads,
 /// writes, epoll interest, timers) and calls the handler. The HTTP/1.1 protocol of each connection is its
@@ -14,7 +15,7 @@ final class EventLoop: @unchecked Sendable {
     enum Message {
         case adopt(fd: Int32, remote: String)
         case response(fd: Int32, connectionID: UInt64, HTTPResponse)
-        case beginShutdown(deadline: UInt64)
+        case beginShutdown(deadline: Deadline)
         case streamHead(fd: Int32, connectionID: UInt64, HTTPResponse)
         case streamPart(fd: Int32, connectionID: UInt64, HTTPConnectionStateMachine.StreamPart)
     }
@@ -39,9 +40,10 @@ final class EventLoop: @unchecked Sendable {
     private var inlineConnection: Connection?
     private var inlineResponse: HTTPResponse?
     private var draining = false
-    private var drainDeadline: UInt64 = 0
+    private var drainDeadline = Deadline.distantFuture
     private var stopped = false
-    private var lastSweep: UInt64 = 0
+    /// When connections were last checked for timeouts (about every 250 ms).
+    private var nextSweep = Deadline.distantPast
     /// Where TLS reads land before they are appended to a connection's buffer (one TLS record at most).
     private let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 32 * 1024, alignment: 16)
 
@@ -122,12 +124,12 @@ final class EventLoop: @unchecked Sendable {
                     }
                 }
             }
-            let now = MonotonicClock.now()
-            if now &- lastSweep >= 250_000_000 {
-                lastSweep = now
+            let now = Deadline.now()
+            if nextSweep.hasPassed(now: now) {
+                nextSweep = now + .milliseconds(250)
                 sweep(now: now)
             }
-            if draining && (connections.isEmpty || now >= drainDeadline) {
+            if draining && (connections.isEmpty || drainDeadline.hasPassed(now: now)) {
                 for connection in Array(connections.values) { closeConnection(connection, reason: "shutdown") }
                 stopped = true
             }
@@ -147,17 +149,17 @@ final class EventLoop: @unchecked Sendable {
                 adopt(fd: fd, remote: remote)
             case .response(let fd, let id, let response):
                 guard let connection = connections[fd], connection.id == id else { continue }
-                if let action = connection.machine.respond(response, serverDraining: draining, now: MonotonicClock.now()) {
+                if let action = connection.machine.respond(response, serverDraining: draining, now: Deadline.now()) {
                     perform(action, on: connection)
                 }
             case .streamHead(let fd, let id, let response):
                 guard let connection = connections[fd], connection.id == id else { continue }
-                if let action = connection.machine.respondStreaming(response, serverDraining: draining, now: MonotonicClock.now()) {
+                if let action = connection.machine.respondStreaming(response, serverDraining: draining, now: Deadline.now()) {
                     perform(action, on: connection)
                 }
             case .streamPart(let fd, let id, let part):
                 guard let connection = connections[fd], connection.id == id else { continue }
-                if let action = connection.machine.streamPart(part, now: MonotonicClock.now()) {
+                if let action = connection.machine.streamPart(part, now: Deadline.now()) {
                     perform(action, on: connection)
                 }
             case .beginShutdown(let deadline):
@@ -186,7 +188,7 @@ final class EventLoop: @unchecked Sendable {
         tls.setAcceptState()
         let machine = HTTPConnectionStateMachine(
             limits: limits, remoteAddress: remote, budget: budget, observer: observer, logger: logger,
-            handshakeDeadline: MonotonicClock.now() &+ configuration.handshakeTimeout.nanoseconds)
+            handshakeDeadline: Deadline.now() + configuration.handshakeTimeout)
         let connection = Connection(fd: fd, id: nextConnectionID, tls: tls, remoteAddress: remote, machine: machine)
         nextConnectionID &+= 1
         connections[fd] = connection
@@ -256,7 +258,7 @@ final class EventLoop: @unchecked Sendable {
         switch connection.tls.handshake() {
         case .done:
             return connection.machine.handshakeCompleted(
-                clientCertificateVerified: connection.tls.peerCertificateVerified, now: MonotonicClock.now())
+                clientCertificateVerified: connection.tls.peerCertificateVerified, now: Deadline.now())
         case .wantRead:
             return .wait(.readable)
         case .wantWrite:
@@ -277,7 +279,7 @@ final class EventLoop: @unchecked Sendable {
             switch connection.tls.read(into: scratch) {
             case .done(let n):
                 let next = connection.machine.received(
-                    UnsafeRawBufferPointer(rebasing: scratch[0..<n]), now: MonotonicClock.now())
+                    UnsafeRawBufferPointer(rebasing: scratch[0..<n]), now: Deadline.now())
                 if case .read = next { continue }
                 return next
             case .wantRead:
@@ -297,16 +299,16 @@ final class EventLoop: @unchecked Sendable {
     private func writeSocket(_ connection: Connection) -> HTTPConnectionStateMachine.Action {
         while true {
             guard connection.machine.hasPendingOutput else {
-                return connection.machine.wrote(0, now: MonotonicClock.now())
+                return connection.machine.wrote(0, now: Deadline.now())
             }
             let outcome = connection.machine.withPendingOutput { connection.tls.write($0) }
             switch outcome {
             case .done(let n):
-                let next = connection.machine.wrote(n, now: MonotonicClock.now())
+                let next = connection.machine.wrote(n, now: Deadline.now())
                 if case .write = next { continue }
                 return next
             case .wantWrite:
-                return connection.machine.writeBlocked(now: MonotonicClock.now())
+                return connection.machine.writeBlocked(now: Deadline.now())
             case .wantRead:
                 // TLS wants the peer's bytes first (a key update); the next readiness resumes the write.
                 return .wait(.readable)
@@ -325,11 +327,11 @@ final class EventLoop: @unchecked Sendable {
         inlineConnection = nil
         guard let response = inlineResponse else { return .wait(.hangUpOnly) }
         inlineResponse = nil
-        return connection.machine.respond(response, serverDraining: draining, now: MonotonicClock.now())
+        return connection.machine.respond(response, serverDraining: draining, now: Deadline.now())
     }
 
     /// Gives each connection whose phase ran out of time what its machine asks for.
-    private func sweep(now: UInt64) {
+    private func sweep(now: Deadline) {
         for connection in Array(connections.values) {
             if let action = connection.machine.timedOut(now: now) { perform(action, on: connection) }
         }

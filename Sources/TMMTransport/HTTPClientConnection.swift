@@ -1,3 +1,5 @@
+public import TMMBase
+
 /// HTTP/1.1 over one `TLSClientConnection`: sends requests, reads responses framed by
 /// `Content-Length`, `chunked`, or end of stream. Keep-alive is the caller's choice (reuse the object).
 public final class HTTPClientConnection {
@@ -8,7 +10,7 @@ public final class HTTPClientConnection {
         public var body: [UInt8]
 
         public func header(_ name: String) -> String? {
-            headers.first { $0.name.lowercased() == name.lowercased() }?.value
+            headers.first { ASCII.equalsIgnoringCase($0.name, name) }?.value
         }
 
         public var bodyText: String { String(decoding: body, as: UTF8.self) }
@@ -28,14 +30,14 @@ public final class HTTPClientConnection {
     public init(_ connection: TLSClientConnection) { self.connection = connection }
 
     /// Sends raw bytes (a whole request, or a deliberately malformed one in tests).
-    public func send(raw: [UInt8], deadline: UInt64) throws(TLSClientConnection.Failure) {
+    public func send(raw: [UInt8], deadline: Deadline) throws(TLSClientConnection.Failure) {
         try connection.write(raw, deadline: deadline)
     }
 
     /// Sends a request with `Content-Length` framing.
     public func send(
         method: String, target: String, host: String, headers: [(String, String)] = [], body: [UInt8] = [],
-        deadline: UInt64
+        deadline: Deadline
     ) throws(TLSClientConnection.Failure) {
         var head = "\(method) \(target) HTTP/1.1\r\nHost: \(host)\r\n"
         for (name, value) in headers { head += "\(name): \(value)\r\n" }
@@ -47,7 +49,7 @@ public final class HTTPClientConnection {
     }
 
     /// Reads one whole response.
-    public func readResponse(deadline: UInt64) throws(TLSClientConnection.Failure) -> Response {
+    public func readResponse(deadline: Deadline) throws(TLSClientConnection.Failure) -> Response {
         var (status, headers) = try readHead(deadline: deadline)
         while status >= 100 && status < 200 && status != 101 {
             (status, headers) = try readHead(deadline: deadline)
@@ -59,8 +61,8 @@ public final class HTTPClientConnection {
 
     /// Reads the body that follows a head from `readHead` (framed by its headers; `response.body` is
     /// ignored), e.g. the error body of a request whose success would have been a stream.
-    public func readBody(of response: Response, deadline: UInt64) throws(TLSClientConnection.Failure) -> [UInt8] {
-        if response.header("Connection")?.lowercased() == "close" { reusable = false }
+    public func readBody(of response: Response, deadline: Deadline) throws(TLSClientConnection.Failure) -> [UInt8] {
+        if let value = response.header("Connection"), ASCII.equalsIgnoringCase(value, "close") { reusable = false }
         if let te = response.header("Transfer-Encoding"), te.lowercased().contains("chunked") {
             var body: [UInt8] = []
             while let chunk = try readChunk(deadline: deadline) { body += chunk }
@@ -86,7 +88,7 @@ public final class HTTPClientConnection {
     }
 
     /// Reads a response head; the body is then read with `readChunk` (for streams such as watches).
-    public func readHead(deadline: UInt64) throws(TLSClientConnection.Failure) -> (Int, [(name: String, value: String)]) {
+    public func readHead(deadline: Deadline) throws(TLSClientConnection.Failure) -> (Int, [(name: String, value: String)]) {
         while true {
             if let end = buffer.withUnsafeBytes({ findHeadEnd($0) }) {
                 let headText = String(decoding: buffer[0..<end], as: UTF8.self)
@@ -113,7 +115,7 @@ public final class HTTPClientConnection {
     }
 
     /// The next chunk of a chunked body; nil after the last one.
-    public func readChunk(deadline: UInt64) throws(TLSClientConnection.Failure) -> [UInt8]? {
+    public func readChunk(deadline: Deadline) throws(TLSClientConnection.Failure) -> [UInt8]? {
         let sizeLine = try readLine(deadline: deadline)
         let sizeText = sizeLine.split(separator: ";").first.map(String.init) ?? ""
         guard let size = Int(sizeText.trimmingCharacters(in: " \t"), radix: 16), size >= 0 else {
@@ -129,7 +131,7 @@ public final class HTTPClientConnection {
         return data
     }
 
-    private func readLine(deadline: UInt64) throws(TLSClientConnection.Failure) -> String {
+    private func readLine(deadline: Deadline) throws(TLSClientConnection.Failure) -> String {
         while true {
             if let i = buffer.firstIndex(of: 0x0A) {
                 var line = buffer[0..<i]
@@ -147,7 +149,7 @@ public final class HTTPClientConnection {
         }
     }
 
-    private func readExactly(_ n: Int, deadline: UInt64) throws(TLSClientConnection.Failure) -> [UInt8] {
+    private func readExactly(_ n: Int, deadline: Deadline) throws(TLSClientConnection.Failure) -> [UInt8] {
         while buffer.count < n {
             let more = try connection.read(deadline: deadline)
             if more.isEmpty {

@@ -1,4 +1,5 @@
 import Logging
+import TMMBase
 
 /// The HTTP/1.1 protocol of one server connection, without sockets, TLS or threads: it is told what
 /// happened (bytes arrived, bytes were written, the handler answered, the peer hung up, time passed) and
@@ -58,24 +59,24 @@ struct HTTPConnectionStateMachine {
     struct Limits {
         var maxHeaderBytes: Int
         var maxBodyBytes: Int
-        var headerTimeout: UInt64
-        var bodyTimeout: UInt64
-        var idleTimeout: UInt64
-        var writeTimeout: UInt64
+        var headerTimeout: Duration
+        var bodyTimeout: Duration
+        var idleTimeout: Duration
+        var writeTimeout: Duration
 
         init(_ configuration: HTTPServerConfiguration) {
             maxHeaderBytes = configuration.maxHeaderBytes
             maxBodyBytes = configuration.maxBodyBytes
-            headerTimeout = configuration.headerTimeout.nanoseconds
-            bodyTimeout = configuration.bodyTimeout.nanoseconds
-            idleTimeout = configuration.idleTimeout.nanoseconds
-            writeTimeout = configuration.writeTimeout.nanoseconds
+            headerTimeout = configuration.headerTimeout
+            bodyTimeout = configuration.bodyTimeout
+            idleTimeout = configuration.idleTimeout
+            writeTimeout = configuration.writeTimeout
         }
     }
 
     private(set) var state: State = .handshaking
-    /// When the current phase times out (monotonic ns; 0: never).
-    private(set) var deadline: UInt64
+    /// When the current phase times out (`distantFuture`: never).
+    private(set) var deadline: Deadline
     /// The client presented a certificate that verified (known once the handshake completes).
     private(set) var clientCertificateVerified = false
 
@@ -105,14 +106,14 @@ struct HTTPConnectionStateMachine {
     private var sentContinue = false
     /// The peer shut down its side: once what it sent is read, the connection is closed.
     private var peerHungUp = false
-    /// When the current request's first byte arrived (0: none yet).
-    private var requestStartedAt: UInt64 = 0
+    /// When the current request's first byte arrived (nil: none yet).
+    private var requestStartedAt: Deadline?
     private var requestPath: Substring = ""
     private var requestMethod: Substring = ""
 
     init(
         limits: Limits, remoteAddress: String, budget: RequestBodyBudget, observer: any HTTPServerObserver,
-        logger: Logger, handshakeDeadline: UInt64
+        logger: Logger, handshakeDeadline: Deadline
     ) {
         self.limits = limits
         self.remoteAddress = remoteAddress
@@ -142,11 +143,11 @@ struct HTTPConnectionStateMachine {
     // MARK: Events from the socket
 
     /// The TLS handshake finished: start reading the first request.
-    mutating func handshakeCompleted(clientCertificateVerified: Bool, now: UInt64) -> Action {
+    mutating func handshakeCompleted(clientCertificateVerified: Bool, now: Deadline) -> Action {
         assert(state == .handshaking)
         state = .reading
         self.clientCertificateVerified = clientCertificateVerified
-        deadline = now &+ limits.idleTimeout
+        deadline = now + limits.idleTimeout
         return .read
     }
 
@@ -175,11 +176,11 @@ struct HTTPConnectionStateMachine {
     }
 
     /// Bytes read from the peer. `.read` asks for more.
-    mutating func received(_ bytes: UnsafeRawBufferPointer, now: UInt64) -> Action {
+    mutating func received(_ bytes: UnsafeRawBufferPointer, now: Deadline) -> Action {
         assert(state == .reading)
         if unreadCount == 0 && head == nil {
             requestStartedAt = now
-            deadline = now &+ limits.headerTimeout
+            deadline = now + limits.headerTimeout
         }
         input.append(contentsOf: bytes)
         return advanceReading(now: now)
@@ -191,22 +192,22 @@ struct HTTPConnectionStateMachine {
     }
 
     /// `n` bytes of the pending output were written. `.write` asks to write the rest.
-    mutating func wrote(_ n: Int, now: UInt64) -> Action {
+    mutating func wrote(_ n: Int, now: Deadline) -> Action {
         outputStart += n
         if hasPendingOutput { return .write }
         return outputDrained(now: now)
     }
 
     /// The socket takes no more bytes for now.
-    mutating func writeBlocked(now: UInt64) -> Action {
+    mutating func writeBlocked(now: Deadline) -> Action {
         // A stream's parts come over minutes; its write timeout counts from the last progress.
-        if state == .streaming { deadline = now &+ limits.writeTimeout }
+        if state == .streaming { deadline = now + limits.writeTimeout }
         return .wait(.writable)
     }
 
     /// Time passed: the action for a phase that ran out, or nil.
-    mutating func timedOut(now: UInt64) -> Action? {
-        guard deadline != 0, now >= deadline else { return nil }
+    mutating func timedOut(now: Deadline) -> Action? {
+        guard deadline.hasPassed(now: now) else { return nil }
         switch state {
         case .handshaking:
             return .close(reason: "handshake timeout")
@@ -230,13 +231,13 @@ struct HTTPConnectionStateMachine {
     // MARK: Events from the handler
 
     /// The handler's answer. Nil when it comes too late (the connection moved on or closed).
-    mutating func respond(_ response: HTTPResponse, serverDraining: Bool, now: UInt64) -> Action? {
+    mutating func respond(_ response: HTTPResponse, serverDraining: Bool, now: Deadline) -> Action? {
         guard state == .processing else { return nil }
         return writeResponse(response, serverDraining: serverDraining, now: now)
     }
 
     /// The head of a streamed response; its parts follow through `streamPart`.
-    mutating func respondStreaming(_ response: HTTPResponse, serverDraining: Bool, now: UInt64) -> Action? {
+    mutating func respondStreaming(_ response: HTTPResponse, serverDraining: Bool, now: Deadline) -> Action? {
         guard state == .processing else { return nil }
         finishHandler()
         releaseBudget()
@@ -246,15 +247,15 @@ struct HTTPConnectionStateMachine {
         if !response.body.isEmpty { HTTPResponse.appendChunk(response.body, to: &output) }
         observer.responded(
             path: requestPath, method: requestMethod, status: response.status,
-            durationNanoseconds: now &- requestStartedAt)
+            duration: now - (requestStartedAt ?? now))
         state = .streaming
         writingFinalResponse = false
-        deadline = 0
+        deadline = .distantFuture
         return .write
     }
 
     /// A part of a streamed response. Nil when the stream is gone.
-    mutating func streamPart(_ part: StreamPart, now: UInt64) -> Action? {
+    mutating func streamPart(_ part: StreamPart, now: Deadline) -> Action? {
         guard state == .streaming else { return nil }
         switch part {
         case .chunk(let bytes):
@@ -263,7 +264,7 @@ struct HTTPConnectionStateMachine {
             output.append(contentsOf: "0\r\n\r\n".utf8)
             state = .writing
             writingFinalResponse = true
-            deadline = now &+ limits.writeTimeout
+            deadline = now + limits.writeTimeout
         case .abort:
             return .close(reason: "streamed response aborted")
         }
@@ -274,7 +275,7 @@ struct HTTPConnectionStateMachine {
 
     /// Takes the next step with what the buffer holds: parse the head once it is complete, refuse or
     /// admit its body, dispatch the request once the body is here.
-    private mutating func advanceReading(now: UInt64) -> Action {
+    private mutating func advanceReading(now: Deadline) -> Action {
         if head == nil {
             if let refusal = parseHead(now: now) { return refusal }
             guard let head else { return .read }
@@ -292,7 +293,7 @@ struct HTTPConnectionStateMachine {
 
     /// Parses the head once its end has arrived and admits its body against the limits. Returns the
     /// refusal to write, or nil (with `head` set once it is complete).
-    private mutating func parseHead(now: UInt64) -> Action? {
+    private mutating func parseHead(now: Deadline) -> Action? {
         let found: Int? = input.withUnsafeBytes { all in
             headFinder.find(in: UnsafeRawBufferPointer(rebasing: all[inputStart...]))
         }
@@ -342,11 +343,11 @@ struct HTTPConnectionStateMachine {
             input.reserveCapacity(inputStart + parsedHead.contentLength)
         }
         head = parsedHead
-        deadline = now &+ limits.bodyTimeout
+        deadline = now + limits.bodyTimeout
         return nil
     }
 
-    private mutating func dispatch(_ head: HTTPHead, now: UInt64) -> Action {
+    private mutating func dispatch(_ head: HTTPHead, now: Deadline) -> Action {
         let body = input[inputStart..<(inputStart + head.contentLength)]
         inputStart += head.contentLength
         if inputStart == input.count {
@@ -384,18 +385,18 @@ struct HTTPConnectionStateMachine {
     /// Answers a request the server refuses itself, then closes: after a framing error the rest of the
     /// stream cannot be trusted.
     private mutating func reject(
-        status: Int, message: String, now: UInt64, headers: [(name: String, value: String)] = []
+        status: Int, message: String, now: Deadline, headers: [(name: String, value: String)] = []
     ) -> Action {
         logger.debug("request rejected", metadata: ["peer": "\(remoteAddress)", "status": "\(status)", "reason": "\(message)"])
         requestPath = head.map { HTTPRequest(method: $0.method, target: $0.target).path } ?? ""
         requestMethod = head.map { $0.method[...] } ?? ""
-        if requestStartedAt == 0 { requestStartedAt = now }
+        if requestStartedAt == nil { requestStartedAt = now }
         var response = HTTPResponse.error(status, message, closeConnection: true)
         response.headers += headers
         return writeResponse(response, serverDraining: false, now: now)
     }
 
-    private mutating func writeResponse(_ response: HTTPResponse, serverDraining: Bool, now: UInt64) -> Action {
+    private mutating func writeResponse(_ response: HTTPResponse, serverDraining: Bool, now: Deadline) -> Action {
         finishHandler()
         releaseBudget()
         let keepAlive = (head?.keepAlive ?? false) && !response.closeConnection && !serverDraining
@@ -404,21 +405,21 @@ struct HTTPConnectionStateMachine {
         response.serialize(keepAlive: keepAlive, includeBody: requestMethod != "HEAD", into: &output)
         observer.responded(
             path: requestPath, method: requestMethod, status: response.status,
-            durationNanoseconds: now &- requestStartedAt)
+            duration: now - (requestStartedAt ?? now))
         state = .writing
         writingFinalResponse = true
-        deadline = now &+ limits.writeTimeout
+        deadline = now + limits.writeTimeout
         return .write
     }
 
     /// Everything queued is written: what comes next depends on what was written.
-    private mutating func outputDrained(now: UInt64) -> Action {
+    private mutating func outputDrained(now: Deadline) -> Action {
         if output.capacity > 256 * 1024 { output = [] } else { output.removeAll(keepingCapacity: true) }
         outputStart = 0
         switch state {
         case .streaming:
             // Wait for the next part; only a hang-up wakes the loop meanwhile.
-            deadline = 0
+            deadline = .distantFuture
             return .wait(.hangUpOnly)
         case .writing where !writingFinalResponse:
             // An interim `100 Continue` is out: read the body.
@@ -430,13 +431,13 @@ struct HTTPConnectionStateMachine {
             head = nil
             sentContinue = false
             state = .reading
-            requestStartedAt = 0
+            requestStartedAt = nil
             compactInput()
             if unreadCount > 0 {
                 requestStartedAt = now
-                deadline = now &+ limits.headerTimeout
+                deadline = now + limits.headerTimeout
             } else {
-                deadline = now &+ limits.idleTimeout
+                deadline = now + limits.idleTimeout
             }
             // A pipelined request may already be buffered; otherwise wait rather than pay a read(2)
             // that would only say EAGAIN (the loop still reads what OpenSSL holds).

@@ -21,8 +21,9 @@ public protocol HTTPServerObserver: Sendable {
     func requestStarted(path: Substring)
     /// The handler's answer for a started request was taken (or the connection closed before it came).
     func requestFinished(path: Substring)
-    /// A response was written (or failed to be) for a request to `path`.
-    func responded(path: Substring, method: Substring, status: Int, durationNanoseconds: UInt64)
+    /// A response was written (or failed to be) for a request to `path`, `duration` after its first byte
+    /// arrived.
+    func responded(path: Substring, method: Substring, status: Int, duration: Duration)
     /// A connection was accepted (+1) or closed (-1).
     func connectionsChanged(by delta: Int)
     /// A TLS handshake failed, with the reason OpenSSL gave.
@@ -34,7 +35,7 @@ public protocol HTTPServerObserver: Sendable {
 extension HTTPServerObserver {
     public func requestStarted(path: Substring) {}
     public func requestFinished(path: Substring) {}
-    public func responded(path: Substring, method: Substring, status: Int, durationNanoseconds: UInt64) {}
+    public func responded(path: Substring, method: Substring, status: Int, duration: Duration) {}
     public func connectionsChanged(by delta: Int) {}
     public func handshakeFailed(reason: String) {}
     public func bodyRefused(bytes: Int) {}

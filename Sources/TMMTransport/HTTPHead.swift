@@ -1,3 +1,5 @@
+import TMMBase
+
 /// A parsed request line and header block, before the body is read.
 struct HTTPHead {
     var method: String
@@ -85,8 +87,8 @@ struct HTTPHead {
             }
             var vs = colon + 1
             var ve = line.count
-            while vs < ve, line[vs] == 0x20 || line[vs] == 0x09 { vs += 1 }
-            while ve > vs, line[ve - 1] == 0x20 || line[ve - 1] == 0x09 { ve -= 1 }
+            while vs < ve, ASCII.isSpaceOrTab(line[vs]) { vs += 1 }
+            while ve > vs, ASCII.isSpaceOrTab(line[ve - 1]) { ve -= 1 }
             for b in line[vs..<ve] where (b < 0x20 && b != 0x09) || b == 0x7F {
                 throw Rejection(status: 400, message: "control character in a header value")
             }
@@ -96,13 +98,13 @@ struct HTTPHead {
             headers.append((name, value))
             // Only the framing headers matter here; compare names without allocating.
             let known: KnownHeader? =
-                asciiCaseInsensitiveEquals(nameBytes, "content-length") ? .contentLength
-                : asciiCaseInsensitiveEquals(nameBytes, "transfer-encoding") ? .transferEncoding
-                : asciiCaseInsensitiveEquals(nameBytes, "connection") ? .connection
-                : asciiCaseInsensitiveEquals(nameBytes, "expect") ? .expect : nil
+                ASCII.equalsIgnoringCase(nameBytes, lowercase: "content-length") ? .contentLength
+                : ASCII.equalsIgnoringCase(nameBytes, lowercase: "transfer-encoding") ? .transferEncoding
+                : ASCII.equalsIgnoringCase(nameBytes, lowercase: "connection") ? .connection
+                : ASCII.equalsIgnoringCase(nameBytes, lowercase: "expect") ? .expect : nil
             switch known {
             case .contentLength:
-                guard !value.isEmpty, value.utf8.allSatisfy({ isDigit($0) }), value.utf8.count <= 15, let length = Int(value)
+                guard !value.isEmpty, value.utf8.allSatisfy(ASCII.isDigit), value.utf8.count <= 15, let length = Int(value)
                 else { throw Rejection(status: 400, message: "invalid Content-Length") }
                 if let contentLength, contentLength != length {
                     throw Rejection(status: 400, message: "conflicting Content-Length headers")
@@ -146,26 +148,10 @@ struct HTTPHead {
 
 enum KnownHeader { case contentLength, transferEncoding, connection, expect }
 
-/// ASCII case-insensitive comparison of raw bytes with a lowercase literal.
-@inline(__always) func asciiCaseInsensitiveEquals(_ bytes: UnsafeRawBufferPointer, _ lowercase: StaticString) -> Bool {
-    let n = lowercase.utf8CodeUnitCount
-    guard bytes.count == n else { return false }
-    let p = lowercase.utf8Start
-    for i in 0..<n {
-        var b = bytes[i]
-        if b >= UInt8(ascii: "A") && b <= UInt8(ascii: "Z") { b |= 0x20 }
-        if b != p[i] { return false }
-    }
-    return true
-}
-
-@inline(__always) func isDigit(_ b: UInt8) -> Bool { b &- UInt8(ascii: "0") < 10 }
-
 /// RFC 9110 token characters.
 @inline(__always) func isTokenByte(_ b: UInt8) -> Bool {
+    if ASCII.isAlphanumeric(b) { return true }
     switch b {
-    case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
-        return true
     case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"), UInt8(ascii: "'"),
         UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "^"), UInt8(ascii: "_"),
         UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"):

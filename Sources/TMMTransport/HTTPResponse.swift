@@ -1,3 +1,5 @@
+import TMMBase
+
 /// An HTTP response the server writes.
 public struct HTTPResponse: Sendable {
     public var status: Int
@@ -108,10 +110,9 @@ func appendJSONString(_ s: String, to out: inout [UInt8]) {
             out.append(UInt8(ascii: "\\"))
             out.append(b)
         case 0..<0x20:
-            let hex = Array("0123456789abcdef".utf8)
             out.append(contentsOf: "\\u00".utf8)
-            out.append(hex[Int(b >> 4)])
-            out.append(hex[Int(b & 0xF)])
+            out.append(ASCII.hexDigit(b >> 4, uppercase: false))
+            out.append(ASCII.hexDigit(b, uppercase: false))
         default: out.append(b)
         }
     }

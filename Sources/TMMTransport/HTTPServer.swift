@@ -2,6 +2,7 @@ import CLinux
 import Glibc
 public import Logging
 import Synchronization
+import TMMBase
 
 /// A TLS HTTP/1.1 server on POSIX sockets and OpenSSL.
 ///
@@ -83,7 +84,7 @@ public final class HTTPServer: Sendable {
         guard !threads.isEmpty else { return }
         var one: UInt8 = 1
         _ = write(wakePipe.write, &one, 1)
-        let deadline = MonotonicClock.now() &+ configuration.shutdownGracePeriod.nanoseconds
+        let deadline = Deadline.now() + configuration.shutdownGracePeriod
         for loop in loops { loop.send(.beginShutdown(deadline: deadline)) }
         for thread in threads { thread.join() }
         close(wakePipe.read)
@@ -94,7 +95,7 @@ public final class HTTPServer: Sendable {
         // A spare descriptor, released to accept-and-close one connection when the process is out of
         // descriptors, so a full backlog does not make poll() spin.
         var reserve = open("/dev/null", O_RDONLY | O_CLOEXEC)
-        var lastExhaustionLog: UInt64 = 0
+        var lastExhaustionLog = Deadline.distantPast
         var next = 0
         var fds = [
             pollfd(fd: listener.fd, events: Int16(POLLIN), revents: 0),
@@ -126,8 +127,8 @@ public final class HTTPServer: Sendable {
                     if e == EAGAIN || e == EWOULDBLOCK { break }
                     if e == EINTR || e == ECONNABORTED || e == EPROTO { continue }
                     if e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM {
-                        let now = MonotonicClock.now()
-                        if now &- lastExhaustionLog > 5_000_000_000 {
+                        let now = Deadline.now()
+                        if now - lastExhaustionLog > .seconds(5) {
                             lastExhaustionLog = now
                             logger.error(
                                 "out of file descriptors: shedding new connections",

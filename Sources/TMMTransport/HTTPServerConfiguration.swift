@@ -62,10 +62,3 @@ public struct HTTPServerConfiguration: Sendable {
         return (String(host), port)
     }
 }
-
-extension Duration {
-    var nanoseconds: UInt64 {
-        let (s, a) = components
-        return UInt64(max(0, s)) &* 1_000_000_000 &+ UInt64(max(0, a) / 1_000_000_000)
-    }
-}

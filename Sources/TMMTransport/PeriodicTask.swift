@@ -1,5 +1,6 @@
 import Glibc
 import Synchronization
+import TMMBase
 
 /// Runs `body` every `interval` on a thread of its own until stopped (file watchers, reconcilers).
 /// Stopping takes effect within 100 ms.
@@ -17,13 +18,14 @@ public final class PeriodicTask: Sendable {
 
     public func start() {
         let thread = startThread(name: name) { [self] in
-            let step: UInt64 = 100_000_000
-            var waited: UInt64 = 0
+            // Sleeps in short steps rather than the whole interval, so `stop` is not kept waiting.
+            let step = Duration.milliseconds(100)
+            var waited = Duration.zero
             while !state.withLock({ $0.stopped }) {
-                usleep(UInt32(step / 1000))
+                usleep(UInt32(step.totalNanoseconds / 1000))
                 waited += step
-                if waited >= interval.nanoseconds {
-                    waited = 0
+                if waited >= interval {
+                    waited = .zero
                     body()
                 }
             }

@@ -1,5 +1,6 @@
 import CLinux
 import Glibc
+public import TMMBase
 
 /// A blocking TLS client connection with deadlines, for the Kubernetes client and for tests.
 ///
@@ -22,7 +23,7 @@ public final class TLSClientConnection {
 
     /// Connects to `host:port` (a name or an IP literal) and completes the handshake, verifying the
     /// server's certificate for `serverName` (defaults to `host`) unless the context does not verify.
-    public init(host: String, port: Int, context: TLSContext, serverName: String? = nil, deadline: UInt64) throws(Failure) {
+    public init(host: String, port: Int, context: TLSContext, serverName: String? = nil, deadline: Deadline) throws(Failure) {
         fd = try Self.connectTCP(host: host, port: port, deadline: deadline)
         guard let tls = TLSStream(context: context, fd: fd) else {
             Glibc.close(fd)
@@ -59,7 +60,7 @@ public final class TLSClientConnection {
     public var alpnProtocol: String? { tls.alpn }
 
     /// Writes all of `bytes`.
-    public func write(_ bytes: [UInt8], deadline: UInt64) throws(Failure) {
+    public func write(_ bytes: [UInt8], deadline: Deadline) throws(Failure) {
         var offset = 0
         while offset < bytes.count {
             let outcome = bytes.withUnsafeBytes { all in tls.write(UnsafeRawBufferPointer(rebasing: all[offset...])) }
@@ -74,7 +75,7 @@ public final class TLSClientConnection {
     }
 
     /// Reads what is available (at least one byte); returns an empty array at end of stream.
-    public func read(max: Int = 64 * 1024, deadline: UInt64) throws(Failure) -> [UInt8] {
+    public func read(max: Int = 64 * 1024, deadline: Deadline) throws(Failure) -> [UInt8] {
         var buffer = [UInt8](repeating: 0, count: max)
         while true {
             let outcome = buffer.withUnsafeMutableBytes { tls.read(into: $0) }
@@ -98,16 +99,17 @@ public final class TLSClientConnection {
         Glibc.close(fd)
     }
 
-    private func wait(for events: Int16, deadline: UInt64) throws(Failure) {
+    private func wait(for events: Int16, deadline: Deadline) throws(Failure) {
         try Self.poll(fd, events: events, deadline: deadline)
     }
 
-    static func poll(_ fd: Int32, events: Int16, deadline: UInt64) throws(Failure) {
+    static func poll(_ fd: Int32, events: Int16, deadline: Deadline) throws(Failure) {
         while true {
-            let now = MonotonicClock.now()
+            let now = Deadline.now()
             guard now < deadline else { throw Failure("timed out", timedOut: true) }
             var p = pollfd(fd: fd, events: events, revents: 0)
-            let ms = Int32(min((deadline - now) / 1_000_000 + 1, 60_000))
+            // Rounded up, so poll does not wake just before the deadline and spin; at most a minute at once.
+            let ms = Int32(min((deadline - now).totalNanoseconds / 1_000_000 + 1, 60_000))
             let r = Glibc.poll(&p, 1, ms)
             if r > 0 { return }
             if r < 0 && errno != EINTR { throw Failure("poll failed: \(String(cString: strerror(errno)))") }
@@ -115,7 +117,7 @@ public final class TLSClientConnection {
     }
 
     /// Resolves `host` and connects without blocking past `deadline`, trying each address in turn.
-    static func connectTCP(host: String, port: Int, deadline: UInt64) throws(Failure) -> Int32 {
+    static func connectTCP(host: String, port: Int, deadline: Deadline) throws(Failure) -> Int32 {
         var hints = addrinfo()
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
         hints.ai_family = AF_UNSPEC

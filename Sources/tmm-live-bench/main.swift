@@ -11,6 +11,7 @@
 import Foundation
 import Logging
 import TMMApp
+import TMMBase
 import TMMJSON
 import TMMKube
 import TMMPolicy
@@ -84,7 +85,7 @@ for round in 0..<5 {
     let t0 = Date()
     let outcome = annotator.annotate(
         targets, key: "emm-failure", value: round % 2 == 0 ? "TooManyExistingFailures" : nil, now: Int64(time(nil)),
-        deadline: MonotonicClock.now() + 30_000_000_000)
+        deadline: .now() + .seconds(30))
     timings.append(Date().timeIntervalSince(t0))
     precondition(outcome.patched == 100, "patched \(outcome)")
 }

@@ -3,6 +3,7 @@ import Logging
 import Testing
 import TMMAdmission
 import TMMApp
+import TMMBase
 import TMMTestSupport
 import TMMTransport
 
@@ -41,7 +42,7 @@ final class WebhookTestServer: @unchecked Sendable {
     func connect() throws -> TLSClientConnection {
         try TLSClientConnection(
             host: "127.0.0.1", port: port, context: try TLSContext.client(trustedCAPEM: caPEM),
-            deadline: MonotonicClock.now() + 5_000_000_000)
+            deadline: .now() + .seconds(5))
     }
 }
 

@@ -1,5 +1,6 @@
 import Testing
 import TMMApp
+import TMMBase
 import TMMKube
 import TMMTransport
 
@@ -13,19 +14,18 @@ import TMMTransport
 
     @Test func quietButHealthyIsHealthyAndStalledIsNot() {
         let metrics = WebhookMetrics()
-        let now = MonotonicClock.now()
-        let second: UInt64 = 1_000_000_000
+        let now = Deadline.now()
         // Budgets: no event for 10 minutes, but the watch was reopened 30 s ago (it is reopened every 120 s).
         var quiet = WatchCache<ClusterStore>.ResourceStatus()
         quiet.synced = true
         quiet.watching = true
-        quiet.lastActivity = now - 600 * second
-        quiet.watchOpenedAt = now - 30 * second
+        quiet.lastActivity = now - .seconds(600)
+        quiet.watchOpenedAt = now - .seconds(30)
         metrics.cacheActivity(resource: "poddisruptionbudgets", status: quiet)
         // Nodes: the stream is open but has shown no life for 200 s (stalled without closing).
         var stalled = quiet
-        stalled.watchOpenedAt = now - 200 * second
-        stalled.lastActivity = now - 200 * second
+        stalled.watchOpenedAt = now - .seconds(200)
+        stalled.lastActivity = now - .seconds(200)
         metrics.cacheActivity(resource: "nodes", status: stalled)
         // Pods: the watch is down (API server unreachable).
         var down = quiet

@@ -5,6 +5,7 @@ import Synchronization
 import Testing
 @testable import TMMApp
 import TMMAdmission
+import TMMBase
 import TMMJSON
 import TMMPolicy
 import TMMTransport
@@ -40,7 +41,7 @@ func quietLogger() -> Logger {
     func decide(_ decider: EntryPipeline<MemoryBackend>, _ body: [UInt8]) throws -> AdmissionDecision {
         let request = try body.withUnsafeBytes { try AdmissionRequest.parse($0) }
         let transition = Transition.classify(old: request.oldTaints, new: request.newTaints, taintKeys: ["drain"])
-        return decider.decideNow(EntryRequest(request: request, transition: transition, deadline: .max))
+        return decider.decideNow(EntryRequest(request: request, transition: transition, deadline: .distantFuture))
     }
 
     @Test func admitsTheFirstEntryAndDeniesASecondWithAnnotations() throws {

@@ -3,6 +3,7 @@ import Synchronization
 import Testing
 @testable import TMMApp
 import TMMAdmission
+import TMMBase
 import TMMPolicy
 import TMMTransport
 
@@ -28,7 +29,7 @@ final class RecordingBackend: EntryBackend {
 
     private func log(_ call: String) { calls.withLock { $0.append(call) } }
 
-    func begin(_ entry: EntryRequest, deadline: UInt64) -> Result<Int, UnknownState> {
+    func begin(_ entry: EntryRequest, deadline: Deadline) -> Result<Int, UnknownState> {
         let ticket = tickets.add(1, ordering: .relaxed).newValue
         log("begin \(entry.request.name) #\(ticket)")
         if let reason = script.withLock({ $0.unknown }) { return .failure(UnknownState(reason)) }
@@ -40,13 +41,13 @@ final class RecordingBackend: EntryBackend {
         return body(script.withLock { $0.state }, [])
     }
 
-    func commit(_ entry: EntryRequest, ticket: Int, deadline: UInt64) -> CommitResult {
+    func commit(_ entry: EntryRequest, ticket: Int, deadline: Deadline) -> CommitResult {
         let result = script.withLock { $0.commits.isEmpty ? CommitResult.committed : $0.commits.removeFirst() }
         log("commit #\(ticket) \(result)")
         return result
     }
 
-    func annotate(_ pods: [PodRef], key: String, value: String?, deadline: UInt64) -> AnnotationOutcome {
+    func annotate(_ pods: [PodRef], key: String, value: String?, deadline: Deadline) -> AnnotationOutcome {
         log("annotate \(pods.map(\.description).joined(separator: ",")) \(value ?? "-")")
         return AnnotationOutcome(patched: pods.count)
     }
@@ -79,7 +80,7 @@ final class RecordingBackend: EntryBackend {
         request.name = node
         request.dryRun = dryRun
         request.newTaints = [Taint(key: "drain", value: "planned-downtime", effect: "NoSchedule")]
-        return EntryRequest(request: request, transition: .enter(.plannedDowntime), deadline: MonotonicClock.now() + 5_000_000_000)
+        return EntryRequest(request: request, transition: .enter(.plannedDowntime), deadline: .now() + .seconds(5))
     }
 
     /// n2 in maintenance: an entry of n3 breaks budget store/db (minAvailable 2 of 3).

@@ -2,6 +2,7 @@ import TMMTestSupport
 import Foundation
 import Synchronization
 import Testing
+import TMMBase
 import TMMJSON
 import TMMKube
 import TMMTransport
@@ -188,7 +189,7 @@ import TMMTransport
         try write("a", to: "\(directory)/token")
         var options = KubeClient.Options()
         options.tokenRefreshInterval = .seconds(1)
-        let created = MonotonicClock.now()
+        let created = Deadline.now()
         let client = try KubeClient(config: server.config(tokenFile: "\(directory)/token"), options: options)
         _ = try client.get("/api/v1/nodes/n1")
         try write("b", to: "\(directory)/token")
@@ -271,7 +272,7 @@ import TMMTransport
         defer { server.stop() }
         server.api.setDelay(seconds: 60)
         let client = try KubeClient(config: server.config())
-        let start = MonotonicClock.now()
+        let start = Deadline.now()
         let error = try #require(throws: KubeError.self) { try client.get("/api/v1/nodes/n1", deadline: deadline(0.3)) }
         let elapsed = seconds(since: start)
         #expect(error.code == .timeout)
@@ -281,7 +282,7 @@ import TMMTransport
         var options = KubeClient.Options()
         options.requestTimeout = .milliseconds(200)
         let impatient = try KubeClient(config: server.config(), options: options)
-        let t0 = MonotonicClock.now()
+        let t0 = Deadline.now()
         #expect(throws: KubeError(.timeout, "")) { try impatient.get("/api/v1/nodes/n1") }
         let impatientElapsed = seconds(since: t0)
         #expect(impatientElapsed >= 0.19 && impatientElapsed < 15, "took \(impatientElapsed) s")

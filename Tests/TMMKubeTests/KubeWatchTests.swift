@@ -2,6 +2,7 @@ import TMMTestSupport
 import Foundation
 import Synchronization
 import Testing
+import TMMBase
 import TMMJSON
 import TMMKube
 import TMMTransport
@@ -104,7 +105,7 @@ import TMMTransport
         server.api.setWatchScript([.event(lines[0]), .pause(milliseconds: 50), .cut])
         let client = try KubeClient(config: server.config())
         let events = Events()
-        let start = MonotonicClock.now()
+        let start = Deadline.now()
         let error = try #require(throws: KubeError.self) {
             try client.watch("/api/v1/pods", resourceVersion: "231", deadline: deadline(30)) { event in
                 events.all.append(event)
@@ -131,7 +132,7 @@ import TMMTransport
         server.api.setWatchScript([.event(lines[0]), .event(lines[1]), .pause(milliseconds: 60_000), .event(lines[2])])
         let client = try KubeClient(config: server.config())
         let events = Events()
-        let start = MonotonicClock.now()
+        let start = Deadline.now()
         let end = try client.watch("/api/v1/pods", resourceVersion: "231") { event in
             events.all.append(event)
             return events.all.count < 2
@@ -150,7 +151,7 @@ import TMMTransport
         server.api.setWatchScript([.event(lines[2]), .pause(milliseconds: 60_000)])
         let client = try KubeClient(config: server.config())
         let events = Events()
-        let start = MonotonicClock.now()
+        let start = Deadline.now()
         let end = try client.watch("/api/v1/pods", resourceVersion: "231", deadline: deadline(1.5)) { event in
             events.all.append(event)
             return true

@@ -1,3 +1,4 @@
+import TMMBase
 import TMMTestSupport
 import Foundation
 import Logging
@@ -233,14 +234,14 @@ import TMMTransport
         let decider = try Self.replica(fake)
         defer { decider.cache.stop() }
         fake.api.setDelay(seconds: 60)
-        var start = MonotonicClock.now()
+        var start = Deadline.now()
         let slow = decider.decideNow(Self.entry("n2", uid: "u1", deadline: 1.5))
         #expect(!slow.allowed)
         #expect(slow.message?.hasPrefix("GenericFailure: ") == true, "\(slow.message ?? "")")
         #expect(seconds(since: start) < 15, "decided \(seconds(since: start)) s after the start, with a 1.5 s deadline")
         fake.api.setDelay(seconds: 0)
         fake.stop()
-        start = MonotonicClock.now()
+        start = Deadline.now()
         let down = decider.decideNow(Self.entry("n2", uid: "u2", deadline: 2))
         #expect(!down.allowed)
         #expect(down.message?.hasPrefix("GenericFailure: ") == true)
@@ -310,7 +311,7 @@ import TMMTransport
         // would answer at the review's timeout (30 s) or when the API server does (60 s). The bound tells
         // those apart, generously (other tests run in parallel); it is no claim about speed.
         fake.api.setDelay(seconds: 60)
-        let start = MonotonicClock.now()
+        let start = Deadline.now()
         #expect(try review("n1", uid: "c", taint: false, timeout: 30)["response"]?["allowed"]?.bool == true)
         #expect(seconds(since: start) < 15, "answered \(seconds(since: start)) s after it was sent")
         fake.api.setDelay(seconds: 0)

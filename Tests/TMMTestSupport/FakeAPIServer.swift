@@ -2,6 +2,7 @@ import CZlib
 public import Foundation
 import Logging
 import Synchronization
+import TMMBase
 public import TMMJSON
 public import TMMKube
 public import TMMTransport

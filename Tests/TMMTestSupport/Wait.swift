@@ -1,17 +1,17 @@
 public import Foundation
 public import Testing
-import TMMTransport
+public import TMMBase
 
 // Every wait in the tests goes through this file, on the monotonic clock: a test waits for a condition
 // with a deadline, never for a fixed time. Only `holds(for:)` and `observe(for:)` watch for a fixed
 // time, and only for what must NOT happen (there is no condition to wait for in a negative).
 
 /// A monotonic deadline `seconds` from now (what the transport and the Kubernetes client take).
-public func deadline(_ seconds: Double) -> UInt64 { MonotonicClock.now() + UInt64(seconds * 1e9) }
+public func deadline(_ seconds: Double) -> Deadline { .now() + .seconds(seconds) }
 
-/// Seconds on the monotonic clock since `start` (a `MonotonicClock.now()`), for messages and for bounds
+/// Seconds on the monotonic clock since `start` (a `Deadline.now()`), for messages and for bounds
 /// that tell a deadline from a much later event (never a performance claim: tests run in parallel).
-public func seconds(since start: UInt64) -> Double { Double(MonotonicClock.now() &- start) / 1e9 }
+public func seconds(since start: Deadline) -> Double { start.elapsed().inSeconds }
 
 /// Waits until `condition` holds or `timeout` seconds pass, checking every `interval` seconds; returns
 /// whether it held. For callers that decide themselves what a timeout means.
@@ -20,7 +20,7 @@ public func waitUntil(timeout: Double, interval: Double = 0.01, _ condition: () 
     let end = deadline(timeout)
     while true {
         if try condition() { return true }
-        if MonotonicClock.now() >= end { return false }
+        if end.hasPassed() { return false }
         pause(min(interval, secondsUntil(end)))
     }
 }
@@ -59,7 +59,7 @@ public func waitForExit(_ process: Process, timeout: Double) -> Bool {
 /// window, since a negative has no condition to wait for. Returns false at the first check that fails.
 public func holds(for seconds: Double, interval: Double = 0.05, _ condition: () throws -> Bool) rethrows -> Bool {
     let end = deadline(seconds)
-    while MonotonicClock.now() < end {
+    while !end.hasPassed() {
         if try !condition() { return false }
         pause(min(interval, secondsUntil(end)))
     }
@@ -71,12 +71,11 @@ public func holds(for seconds: Double, interval: Double = 0.05, _ condition: () 
 /// something to happen: use `waitUntil` for that.
 public func observe(for seconds: Double) {
     let end = deadline(seconds)
-    while MonotonicClock.now() < end { pause(secondsUntil(end)) }
+    while !end.hasPassed() { pause(secondsUntil(end)) }
 }
 
-private func secondsUntil(_ end: UInt64) -> Double {
-    let now = MonotonicClock.now()
-    return now >= end ? 0 : Double(end - now) / 1e9
+private func secondsUntil(_ end: Deadline) -> Double {
+    end.timeRemaining(now: .now()).inSeconds
 }
 
 private func pause(_ seconds: Double) {

@@ -1,6 +1,7 @@
 import Logging
 import Synchronization
 import Testing
+import TMMBase
 @testable import TMMTransport
 
 /// The HTTP/1.1 connection protocol, driven transition by transition without sockets: each test feeds
@@ -13,14 +14,15 @@ import Testing
         let log = Mutex<[String]>([])
         func requestStarted(path: Substring) { log.withLock { $0.append("started \(path)") } }
         func requestFinished(path: Substring) { log.withLock { $0.append("finished \(path)") } }
-        func responded(path: Substring, method: Substring, status: Int, durationNanoseconds: UInt64) {
+        func responded(path: Substring, method: Substring, status: Int, duration: Duration) {
             log.withLock { $0.append("responded \(method) \(path) \(status)") }
         }
         func bodyRefused(bytes: Int) { log.withLock { $0.append("refused \(bytes)") } }
         var events: [String] { log.withLock { $0 } }
     }
 
-    static let second: UInt64 = 1_000_000_000
+    /// A moment `n` seconds after an arbitrary start: the tests hand the machine the time it would see.
+    static func at(_ n: Double) -> Deadline { Deadline(uptimeNanoseconds: UInt64(1_000_000 + n * 1e9)) }
 
     static func limits() -> Machine.Limits {
         var configuration = HTTPServerConfiguration()
@@ -35,15 +37,15 @@ import Testing
     ) -> Machine {
         var machine = Machine(
             limits: limits(), remoteAddress: "127.0.0.1:5000", budget: budget, observer: observer,
-            logger: Logger(label: "test"), handshakeDeadline: 10 * second)
-        guard case .read = machine.handshakeCompleted(clientCertificateVerified: true, now: second) else {
+            logger: Logger(label: "test"), handshakeDeadline: at(10))
+        guard case .read = machine.handshakeCompleted(clientCertificateVerified: true, now: at(1)) else {
             Issue.record("a finished handshake should start reading")
             return machine
         }
         return machine
     }
 
-    static func feed(_ machine: inout Machine, _ text: String, now: UInt64 = 2 * second) -> Machine.Action {
+    static func feed(_ machine: inout Machine, _ text: String, now: Deadline = at(2)) -> Machine.Action {
         var bytes = Array(text.utf8)
         return bytes.withUnsafeMutableBytes { machine.received(UnsafeRawBufferPointer($0), now: now) }
     }
@@ -53,7 +55,7 @@ import Testing
     }
 
     /// Writes everything pending, as a socket that takes it all would.
-    static func drain(_ machine: inout Machine, now: UInt64 = 3 * second) -> Machine.Action {
+    static func drain(_ machine: inout Machine, now: Deadline = at(3)) -> Machine.Action {
         let count = machine.withPendingOutput { $0.count }
         return machine.wrote(count, now: now)
     }
@@ -87,7 +89,7 @@ import Testing
         #expect(request.clientCertificateVerified)
         #expect(machine.state == .processing)
 
-        let write = machine.respond(.text(200, "ok\n"), serverDraining: false, now: 2 * Self.second)
+        let write = machine.respond(.text(200, "ok\n"), serverDraining: false, now: Self.at(2))
         #expect(Self.isWrite(try #require(write)))
         let response = Self.output(machine)
         #expect(response.hasPrefix("HTTP/1.1 200"))
@@ -124,7 +126,7 @@ import Testing
         #expect(budget.held == 100)
         _ = try #require(Self.dispatched(Self.feed(&machine, String(repeating: "x", count: 100))))
         #expect(budget.held == 100, "the handler still has the body")
-        _ = machine.respond(.text(200, "ok"), serverDraining: false, now: 2 * Self.second)
+        _ = machine.respond(.text(200, "ok"), serverDraining: false, now: Self.at(2))
         #expect(budget.held == 0)
     }
 
@@ -143,7 +145,7 @@ import Testing
         let first = try #require(Self.dispatched(Self.feed(
             &machine, "GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n")))
         #expect(first.path == "/a")
-        _ = machine.respond(.text(200, "a"), serverDraining: false, now: 2 * Self.second)
+        _ = machine.respond(.text(200, "a"), serverDraining: false, now: Self.at(2))
         let second = try #require(Self.dispatched(Self.drain(&machine)))
         #expect(second.path == "/b")
     }
@@ -151,7 +153,7 @@ import Testing
     @Test func connectionCloseClosesOnceTheResponseIsOut() {
         var machine = Self.connected()
         _ = Self.feed(&machine, "GET /a HTTP/1.1\r\nConnection: close\r\n\r\n")
-        _ = machine.respond(.text(200, "a"), serverDraining: false, now: 2 * Self.second)
+        _ = machine.respond(.text(200, "a"), serverDraining: false, now: Self.at(2))
         #expect(Self.output(machine).lowercased().contains("connection: close"))
         #expect(Self.closeReason(Self.drain(&machine)) == "response complete")
     }
@@ -159,14 +161,14 @@ import Testing
     @Test func aServerShuttingDownClosesAfterTheResponse() {
         var machine = Self.connected()
         _ = Self.feed(&machine, "GET /a HTTP/1.1\r\n\r\n")
-        _ = machine.respond(.text(200, "a"), serverDraining: true, now: 2 * Self.second)
+        _ = machine.respond(.text(200, "a"), serverDraining: true, now: Self.at(2))
         #expect(Self.closeReason(Self.drain(&machine)) == "response complete")
     }
 
     @Test func headGetsTheHeadersOfGetAndNoBody() {
         var machine = Self.connected()
         _ = Self.feed(&machine, "HEAD /healthz HTTP/1.1\r\n\r\n")
-        _ = machine.respond(.text(200, "ok\n"), serverDraining: false, now: 2 * Self.second)
+        _ = machine.respond(.text(200, "ok\n"), serverDraining: false, now: Self.at(2))
         let response = Self.output(machine)
         #expect(response.contains("Content-Length: 3\r\n"))
         #expect(response.hasSuffix("\r\n\r\n"))
@@ -226,63 +228,63 @@ import Testing
 
         var writing = Self.connected()
         _ = Self.feed(&writing, "GET /big HTTP/1.1\r\n\r\n")
-        _ = writing.respond(.text(200, String(repeating: "x", count: 1000)), serverDraining: false, now: 2 * Self.second)
-        #expect(Self.waitsFor(writing.wrote(10, now: 2 * Self.second)) == nil, "a partial write asks to write on")
-        #expect(Self.waitsFor(writing.writeBlocked(now: 2 * Self.second)) == .writable)
+        _ = writing.respond(.text(200, String(repeating: "x", count: 1000)), serverDraining: false, now: Self.at(2))
+        #expect(Self.waitsFor(writing.wrote(10, now: Self.at(2))) == nil, "a partial write asks to write on")
+        #expect(Self.waitsFor(writing.writeBlocked(now: Self.at(2))) == .writable)
         #expect(Self.closeReason(writing.socketReady(hungUp: true)) == "peer closed during a response")
     }
 
     @Test func eachPhaseTimesOutItsOwnWay() {
         var idle = Self.connected()
-        let early = idle.timedOut(now: 2 * Self.second)
+        let early = idle.timedOut(now: Self.at(2))
         #expect(early == nil)
-        #expect(Self.closeReason(idle.timedOut(now: 200 * Self.second)) == "idle timeout")
+        #expect(Self.closeReason(idle.timedOut(now: Self.at(200))) == "idle timeout")
 
         var partial = Self.connected()
         _ = Self.feed(&partial, "GET / HTTP/1.1\r\n")
-        #expect(Self.isWrite(partial.timedOut(now: 100 * Self.second) ?? .read))
+        #expect(Self.isWrite(partial.timedOut(now: Self.at(100)) ?? .read))
         #expect(Self.output(partial).hasPrefix("HTTP/1.1 408 "))
 
         var processing = Self.connected()
         _ = Self.feed(&processing, "GET / HTTP/1.1\r\n\r\n")
-        let whileDeciding = processing.timedOut(now: 10_000 * Self.second)
+        let whileDeciding = processing.timedOut(now: Self.at(10_000))
         #expect(whileDeciding == nil, "the handler bounds its own work")
 
         var writing = Self.connected()
         _ = Self.feed(&writing, "GET / HTTP/1.1\r\n\r\n")
-        _ = writing.respond(.text(200, "x"), serverDraining: false, now: 2 * Self.second)
-        #expect(Self.closeReason(writing.timedOut(now: 100 * Self.second)) == "write timeout")
+        _ = writing.respond(.text(200, "x"), serverDraining: false, now: Self.at(2))
+        #expect(Self.closeReason(writing.timedOut(now: Self.at(100))) == "write timeout")
 
         var handshaking = Machine(
             limits: Self.limits(), remoteAddress: "peer", budget: RequestBodyBudget(limit: 10),
-            observer: RecordingObserver(), logger: Logger(label: "test"), handshakeDeadline: 10 * Self.second)
-        #expect(Self.closeReason(handshaking.timedOut(now: 10 * Self.second)) == "handshake timeout")
+            observer: RecordingObserver(), logger: Logger(label: "test"), handshakeDeadline: Self.at(10))
+        #expect(Self.closeReason(handshaking.timedOut(now: Self.at(10))) == "handshake timeout")
     }
 
     @Test func anAnswerForAConnectionThatMovedOnIsDropped() {
         var machine = Self.connected()
-        let early = machine.respond(.text(200, "late"), serverDraining: false, now: 2 * Self.second)
+        let early = machine.respond(.text(200, "late"), serverDraining: false, now: Self.at(2))
         #expect(early == nil, "no request was dispatched")
         _ = Self.feed(&machine, "GET / HTTP/1.1\r\n\r\n")
         machine.closed()
-        let late = machine.respond(.text(200, "late"), serverDraining: false, now: 2 * Self.second)
+        let late = machine.respond(.text(200, "late"), serverDraining: false, now: Self.at(2))
         #expect(late == nil, "the connection is closed")
     }
 
     @Test func aStreamedResponseWaitsForItsPartsAndEndsKeepingTheConnection() {
         var machine = Self.connected()
         _ = Self.feed(&machine, "GET /watch HTTP/1.1\r\n\r\n")
-        #expect(Self.isWrite(machine.respondStreaming(.text(200, "first"), serverDraining: false, now: 2 * Self.second) ?? .read))
+        #expect(Self.isWrite(machine.respondStreaming(.text(200, "first"), serverDraining: false, now: Self.at(2)) ?? .read))
         #expect(Self.output(machine).contains("Transfer-Encoding: chunked"))
         #expect(Self.waitsFor(Self.drain(&machine)) == .hangUpOnly)
-        let quiet = machine.timedOut(now: 10_000 * Self.second)
+        let quiet = machine.timedOut(now: Self.at(10_000))
         #expect(quiet == nil, "a quiet stream does not time out")
 
-        #expect(Self.isWrite(machine.streamPart(.chunk(Array("next".utf8)), now: 2 * Self.second) ?? .read))
+        #expect(Self.isWrite(machine.streamPart(.chunk(Array("next".utf8)), now: Self.at(2)) ?? .read))
         #expect(Self.output(machine) == "4\r\nnext\r\n")
         #expect(Self.waitsFor(Self.drain(&machine)) == .hangUpOnly)
 
-        #expect(Self.isWrite(machine.streamPart(.finish, now: 2 * Self.second) ?? .read))
+        #expect(Self.isWrite(machine.streamPart(.finish, now: Self.at(2)) ?? .read))
         #expect(Self.output(machine) == "0\r\n\r\n")
         #expect(Self.waitsFor(Self.drain(&machine)) == .readable)
         #expect(machine.state == .reading)

@@ -1,3 +1,4 @@
+import TMMBase
 import TMMTestSupport
 import Foundation
 import Glibc
@@ -110,7 +111,7 @@ import TMMTransport
         let fd = try rawTCPConnect(port: server.port)
         defer { close(fd) }
         var byte: UInt8 = 0
-        let start = MonotonicClock.now()
+        let start = Deadline.now()
         let n = read(fd, &byte, 1)  // blocks until the server closes
         #expect(n == 0)
         #expect(seconds(since: start) < 5, "closed \(seconds(since: start)) s after connecting")
@@ -122,7 +123,7 @@ import TMMTransport
         let client = try server.client()
         // The connection cannot fall idle before its request is sent: no load can make this bound fail
         // unless the server closes early. (Closed at all, not at the default 120 s: the read's deadline.)
-        let sent = MonotonicClock.now()
+        let sent = Deadline.now()
         try client.send(method: "GET", target: "/", host: "x", deadline: deadline(5))
         #expect(try client.readResponse(deadline: deadline(5)).status == 200)
         #expect(try client.connection.read(deadline: deadline(5)).isEmpty)
@@ -160,7 +161,7 @@ import TMMTransport
         dribbler.start()
         defer { stop.store(true, ordering: .relaxed) }
         for _ in 0..<5 {
-            let start = MonotonicClock.now()
+            let start = Deadline.now()
             let fast = try server.client()
             try fast.send(method: "GET", target: "/", host: "x", deadline: deadline(5))
             #expect(try fast.readResponse(deadline: deadline(5)).status == 200)
@@ -200,7 +201,7 @@ import TMMTransport
         let busy = try server.client()
         try busy.send(method: "GET", target: "/slow", host: "x", deadline: deadline(5))
         #expect(waitUntil(timeout: 5) { server.observer.started.load(ordering: .relaxed) == 2 })
-        let start = MonotonicClock.now()
+        let start = Deadline.now()
         let stopper = Thread { server.stop() }
         stopper.start()
         // The idle connection is closed at once; the slow request still gets its answer.
@@ -225,7 +226,7 @@ import TMMTransport
         let busy = try server.client()
         try busy.send(method: "GET", target: "/slow?seconds=30", host: "x", deadline: deadline(5))
         #expect(waitUntil(timeout: 5) { server.observer.started.load(ordering: .relaxed) == 1 })
-        let start = MonotonicClock.now()
+        let start = Deadline.now()
         server.stop()
         #expect(seconds(since: start) < 10, "the shutdown took \(seconds(since: start)) s")
         #expect(throws: TLSClientConnection.Failure.self) { _ = try busy.readResponse(deadline: deadline(2)) }

@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import Synchronization
 import Testing
+import TMMBase
 import TMMTestSupport
 @testable import TMMTransport
 
@@ -48,7 +49,7 @@ import TMMTestSupport
         let answered = Atomic<Int>(0)
         func connectionsChanged(by delta: Int) { open.add(delta, ordering: .relaxed) }
         func requestStarted(path: Substring) { started.add(1, ordering: .relaxed) }
-        func responded(path: Substring, method: Substring, status: Int, durationNanoseconds: UInt64) {
+        func responded(path: Substring, method: Substring, status: Int, duration: Duration) {
             answered.add(1, ordering: .relaxed)
         }
     }
@@ -131,7 +132,7 @@ import TMMTestSupport
         try client.send(raw: Array(requests.utf8), deadline: deadline(5))
         var received: [UInt8] = []
         let end = deadline(5)
-        while !String(decoding: received, as: UTF8.self).hasSuffix("\r\n\r\nok") && MonotonicClock.now() < end {
+        while !String(decoding: received, as: UTF8.self).hasSuffix("\r\n\r\nok") && !end.hasPassed() {
             received += try client.connection.read(deadline: end)
         }
         let text = String(decoding: received, as: UTF8.self)

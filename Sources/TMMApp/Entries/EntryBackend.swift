@@ -1,4 +1,5 @@
 import TMMAdmission
+import TMMBase
 import TMMPolicy
 
 /// Where the entry pipeline reads the cluster and writes its side effects: the API server (live mode) or
@@ -10,17 +11,17 @@ protocol EntryBackend: Sendable {
 
     /// Makes sure the state is current and reads the admitted entries. Fails with the reason the state
     /// cannot be known (then the entry is decided as unknown state).
-    func begin(_ entry: EntryRequest, deadline: UInt64) -> Result<Ticket, UnknownState>
+    func begin(_ entry: EntryRequest, deadline: Deadline) -> Result<Ticket, UnknownState>
 
     /// Runs `body` on the current state and the nodes whose entry was admitted but does not show in
     /// that state yet (never `entry`'s own node).
     func withState<T>(_ ticket: Ticket, for entry: EntryRequest, taintKeys: [String], _ body: (ClusterState, Set<String>) -> T) -> T
 
     /// Records the admitted entry where concurrent deciders count it (compare-and-swap on `ticket`).
-    func commit(_ entry: EntryRequest, ticket: Ticket, deadline: UInt64) -> CommitResult
+    func commit(_ entry: EntryRequest, ticket: Ticket, deadline: Deadline) -> CommitResult
 
     /// Sets (or, with nil, removes) the failure annotation `key` on `pods`.
-    func annotate(_ pods: [PodRef], key: String, value: String?, deadline: UInt64) -> AnnotationOutcome
+    func annotate(_ pods: [PodRef], key: String, value: String?, deadline: Deadline) -> AnnotationOutcome
 
     /// The pods bound to `node` that carry annotation `key`.
     func pods(onNode node: String, carrying key: String) -> [PodRef]

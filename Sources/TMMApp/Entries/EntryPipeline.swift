@@ -3,6 +3,7 @@ import Glibc
 import Logging
 import Synchronization
 import TMMAdmission
+import TMMBase
 import TMMPolicy
 import TMMTransport
 
@@ -23,8 +24,8 @@ final class EntryPipeline<Backend: EntryBackend>: EntryDecider {
     private let queue = DispatchQueue(label: "tmm-webhook.entries")
     private let queueKey = DispatchSpecificKey<Bool>()
     /// Nodes whose entry this replica admitted without failure, until the backend shows them enter
-    /// (their earlier failure annotations then go) or the entry's deadline passes (monotonic ns).
-    private let cleanAdmissions = Mutex<[String: UInt64]>([:])
+    /// (their earlier failure annotations then go) or the entry's deadline (plus the margin) passes.
+    private let cleanAdmissions = Mutex<[String: Deadline]>([:])
     private let logger: Logger
     private let metrics: WebhookMetrics?
     /// How long after its deadline an admitted entry may still show up in the cluster.
@@ -70,7 +71,7 @@ final class EntryPipeline<Backend: EntryBackend>: EntryDecider {
         let request = entry.request
         let (config, engine) = policy.withLock { $0 }
         // Leave a little of the budget for the annotation patches after the decision.
-        let decisionDeadline = min(entry.deadline, MonotonicClock.now() &+ 2_000_000_000)
+        let decisionDeadline = min(entry.deadline, .now() + .seconds(2))
         func unknown(_ reason: String) -> Verdict {
             engine.decide(DecisionInput(node: request.name, transition: entry.transition, state: .unknown(reason: reason)))
         }
@@ -79,15 +80,15 @@ final class EntryPipeline<Backend: EntryBackend>: EntryDecider {
         var attempts = 0
         // Where an entry's time goes (logged at info): the view (freshness check and Lease read), the
         // commit, the annotations.
-        var viewNanos: UInt64 = 0
-        var commitNanos: UInt64 = 0
-        var annotateNanos: UInt64 = 0
+        var viewTime = Duration.zero
+        var commitTime = Duration.zero
+        var annotateTime = Duration.zero
         decision: while true {
             attempts += 1
             let ticket: Backend.Ticket
-            let viewStarted = MonotonicClock.now()
+            let viewStarted = Deadline.now()
             let begun = backend.begin(entry, deadline: decisionDeadline)
-            viewNanos &+= MonotonicClock.now() &- viewStarted
+            viewTime += Deadline.now() - viewStarted
             switch begun {
             case .failure(let state):
                 verdict = unknown(state.reason)
@@ -101,13 +102,13 @@ final class EntryPipeline<Backend: EntryBackend>: EntryDecider {
             }
             let outcome = EntryOutcome(verdict: verdict, mode: config.mode, dryRun: request.dryRun)
             guard outcome.decision.allowed, !request.dryRun else { break decision }
-            let commitStarted = MonotonicClock.now()
+            let commitStarted = Deadline.now()
             let committed = backend.commit(entry, ticket: ticket, deadline: decisionDeadline)
-            commitNanos &+= MonotonicClock.now() &- commitStarted
+            commitTime += Deadline.now() - commitStarted
             switch committed {
             case .committed:
                 break decision
-            case .conflict where attempts < 10 && MonotonicClock.now() < decisionDeadline:
+            case .conflict where attempts < 10 && !decisionDeadline.hasPassed():
                 continue decision
             case .conflict:
                 verdict = unknown("the admitted entries kept changing under \(attempts) attempts to record this one")
@@ -119,21 +120,20 @@ final class EntryPipeline<Backend: EntryBackend>: EntryDecider {
 
         var outcome = EntryOutcome(verdict: verdict, mode: config.mode, dryRun: request.dryRun)
         guard !request.dryRun else { return outcome.decision }
-        let now = MonotonicClock.now()
+        let now = Deadline.now()
         cleanAdmissions.withLock { admissions in
             admissions = admissions.filter { $0.value > now }
             if outcome.isClean {
-                let (expiry, overflow) = entry.deadline.addingReportingOverflow(Self.admissionMargin.nanosecondCount)
-                admissions[request.name] = overflow ? .max : expiry
+                admissions[request.name] = entry.deadline + max(Self.admissionMargin, .zero)
             } else {
                 admissions[request.name] = nil
             }
         }
         if outcome.annotate, let reason = verdict.reason {
-            let annotateStarted = MonotonicClock.now()
+            let annotateStarted = Deadline.now()
             let result = backend.annotate(verdict.relatedPods, key: config.annotationKey, value: reason.rawValue, deadline: entry.deadline)
-            annotateNanos = MonotonicClock.now() &- annotateStarted
-            let annotateMs = Double(annotateNanos) / 1e6
+            annotateTime = Deadline.now() - annotateStarted
+            let annotateMs = annotateTime.inMilliseconds
             metrics?.annotationPatched(outcome: "applied", count: result.patched)
             metrics?.annotationPatched(outcome: "gone", count: result.gone)
             metrics?.annotationPatched(outcome: "failed", count: result.failed)
@@ -153,8 +153,8 @@ final class EntryPipeline<Backend: EntryBackend>: EntryDecider {
             "entry phases",
             metadata: [
                 "node": "\(request.name)", "allowed": "\(outcome.decision.allowed)", "attempts": "\(attempts)",
-                "viewMs": "\(Double(viewNanos) / 1e6)", "commitMs": "\(Double(commitNanos) / 1e6)",
-                "annotateMs": "\(Double(annotateNanos) / 1e6)",
+                "viewMs": "\(viewTime.inMilliseconds)", "commitMs": "\(commitTime.inMilliseconds)",
+                "annotateMs": "\(annotateTime.inMilliseconds)",
             ])
         if outcome.decision.allowed { backend.entryAllowed(entry) }
         backend.recordDecision(node: request.name, admitted: outcome.decision.allowed, message: outcome.decision.message ?? verdict.message)
@@ -173,7 +173,7 @@ final class EntryPipeline<Backend: EntryBackend>: EntryDecider {
     }
 
     private func handle(_ transitions: [NodeTransition]) {
-        let now = MonotonicClock.now()
+        let now = Deadline.now()
         for transition in transitions {
             switch transition {
             case .left(let node):
@@ -194,7 +194,7 @@ final class EntryPipeline<Backend: EntryBackend>: EntryDecider {
         let key = config.annotationKey
         let pods = backend.pods(onNode: node, carrying: key)
         guard !pods.isEmpty else { return }
-        let result = backend.annotate(pods, key: key, value: nil, deadline: MonotonicClock.now() &+ 30_000_000_000)
+        let result = backend.annotate(pods, key: key, value: nil, deadline: .now() + .seconds(30))
         metrics?.annotationPatched(outcome: "removed", count: result.patched)
         logger.notice(
             "removed annotations",
@@ -212,7 +212,7 @@ final class EntryPipeline<Backend: EntryBackend>: EntryDecider {
             let key = config.annotationKey
             let stale = backend.staleAnnotations(key: key, grace: grace)
             guard !stale.isEmpty else { return 0 }
-            let result = backend.annotate(stale, key: key, value: nil, deadline: MonotonicClock.now() &+ 30_000_000_000)
+            let result = backend.annotate(stale, key: key, value: nil, deadline: .now() + .seconds(30))
             metrics?.annotationPatched(outcome: "removed", count: result.patched)
             logger.notice(
                 "reconciler removed stale annotations",

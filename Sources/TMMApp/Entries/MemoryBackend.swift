@@ -1,6 +1,7 @@
 import Logging
 import Synchronization
 import TMMAdmission
+import TMMBase
 import TMMPolicy
 
 /// The entry pipeline's backend for a state held in memory: a snapshot loaded with `serve --state`, or
@@ -31,7 +32,7 @@ final class MemoryBackend: EntryBackend {
     /// The current in-memory state (tests and diagnostics).
     var snapshot: ClusterState? { shared.withLock { $0.state } }
 
-    func begin(_ entry: EntryRequest, deadline: UInt64) -> Result<Void, UnknownState> {
+    func begin(_ entry: EntryRequest, deadline: Deadline) -> Result<Void, UnknownState> {
         shared.withLock { $0.state == nil } ? .failure(UnknownState(unknownReason)) : .success(())
     }
 
@@ -40,9 +41,9 @@ final class MemoryBackend: EntryBackend {
     }
 
     /// Entries are decided one at a time and applied at once: nothing else can have taken the slot.
-    func commit(_ entry: EntryRequest, ticket: Void, deadline: UInt64) -> CommitResult { .committed }
+    func commit(_ entry: EntryRequest, ticket: Void, deadline: Deadline) -> CommitResult { .committed }
 
-    func annotate(_ pods: [PodRef], key: String, value: String?, deadline: UInt64) -> AnnotationOutcome {
+    func annotate(_ pods: [PodRef], key: String, value: String?, deadline: Deadline) -> AnnotationOutcome {
         let changed = shared.withLock { s -> Int in
             guard var state = s.state else { return 0 }
             var count = 0

@@ -1,4 +1,5 @@
 import Logging
+import TMMBase
 public import TMMJSON
 import TMMKube
 import TMMTransport
@@ -52,7 +53,7 @@ public struct EntryLedger: Sendable {
 
     /// Reads the Lease. A missing Lease is an empty one: it is created by the first write, so reading
     /// (a dry run, a denial) never writes.
-    func read(deadline: UInt64) throws(KubeError) -> Snapshot {
+    func read(deadline: Deadline) throws(KubeError) -> Snapshot {
         do throws(KubeError) {
             let object = try client.get(path, deadline: deadline)
             return Snapshot(object: object, entries: Self.entries(of: object))
@@ -63,7 +64,7 @@ public struct EntryLedger: Sendable {
 
     /// Writes `entries` back with the snapshot's resourceVersion (or creates the Lease when the snapshot
     /// had none); throws `isConflict` when it moved, `isAlreadyExists` when another replica created it first.
-    func write(_ snapshot: Snapshot, entries: [String: Entry], deadline: UInt64) throws(KubeError) {
+    func write(_ snapshot: Snapshot, entries: [String: Entry], deadline: Deadline) throws(KubeError) {
         var map: [String: JSON] = [:]
         for (node, entry) in entries {
             map[node] = ["expires": .number(JSONNumber(entry.expires)), "resourceVersion": .string(String(entry.resourceVersion))]

@@ -1,6 +1,7 @@
 import Dispatch
 import Glibc
 import Logging
+import TMMBase
 import TMMJSON
 import TMMKube
 import TMMTransport
@@ -46,7 +47,7 @@ struct EventRecorder: Sendable {
         let logger = self.logger
         Self.queue.async {
             do throws(KubeError) {
-                _ = try client.create("/api/v1/namespaces/\(namespace)/events", event, deadline: MonotonicClock.now() + 5_000_000_000)
+                _ = try client.create("/api/v1/namespaces/\(namespace)/events", event, deadline: .now() + .seconds(5))
             } catch {
                 logger.warning("cannot record an Event", metadata: ["reason": "\(reason)", "error": "\(error)"])
             }

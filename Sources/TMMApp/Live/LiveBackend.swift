@@ -2,6 +2,7 @@ import Glibc
 import Logging
 import Synchronization
 import TMMAdmission
+import TMMBase
 import TMMJSON
 import TMMKube
 import TMMPolicy
@@ -64,7 +65,7 @@ final class LiveBackend: EntryBackend {
         events.recordPolicyRejected(namespace: settings.namespace, configMap: configMap, message: message)
     }
 
-    func begin(_ entry: EntryRequest, deadline: UInt64) -> Result<EntryLedger.Snapshot, UnknownState> {
+    func begin(_ entry: EntryRequest, deadline: Deadline) -> Result<EntryLedger.Snapshot, UnknownState> {
         // A consistent (quorum) read of an empty list gives the API server's current resourceVersion.
         let probe = "/api/v1/namespaces/\(settings.namespace)/pods?fieldSelector=metadata.name%3D__tmm_resource_version_probe__&limit=1"
         // The Lease is read while the freshness check waits (most of an entry's time is that wait): the
@@ -115,17 +116,16 @@ final class LiveBackend: EntryBackend {
             })
     }
 
-    func commit(_ entry: EntryRequest, ticket: EntryLedger.Snapshot, deadline: UInt64) -> CommitResult {
+    func commit(_ entry: EntryRequest, ticket: EntryLedger.Snapshot, deadline: Deadline) -> CommitResult {
         let node = entry.request.name
         let now = Self.wallClockMillis()
-        let monotonicNow = MonotonicClock.now()
-        let untilDeadline = entry.deadline > monotonicNow ? Int64((entry.deadline - monotonicNow) / 1_000_000) : 0
+        let untilDeadline = entry.deadline.timeRemaining().totalNanoseconds / 1_000_000
         // Entries the cluster has already resolved are dropped as the Lease is written.
         let entries = cache.withStore { store, _ in
             let still = Self.pending(ticket.entries, in: store, nowMillis: now)
             var kept = ticket.entries.filter { still.contains($0.key) }
             kept[node] = EntryLedger.Entry(
-                expires: now + untilDeadline + Int64(settings.admissionMargin.nanosecondCount / 1_000_000),
+                expires: now + untilDeadline + max(0, settings.admissionMargin.totalNanoseconds) / 1_000_000,
                 resourceVersion: store.version(ofNode: node))
             return kept
         }
@@ -138,7 +138,7 @@ final class LiveBackend: EntryBackend {
         }
     }
 
-    func annotate(_ pods: [PodRef], key: String, value: String?, deadline: UInt64) -> AnnotationOutcome {
+    func annotate(_ pods: [PodRef], key: String, value: String?, deadline: Deadline) -> AnnotationOutcome {
         let now = Int64(time(nil))
         let result = annotator.annotate(pods, key: key, value: value, now: now, deadline: deadline)
         // Mirror the change into the cache at once (the watch will confirm it): the next decision, the

@@ -1,10 +1,10 @@
 import Glibc
 import Logging
 import Synchronization
+public import TMMBase
 import TMMJSON
 public import TMMKube
 public import TMMPolicy
-import TMMTransport
 
 /// Writes and removes the failure annotation on pods through the API server: merge patches, several at
 /// a time, retried on 409/429/5xx and transport errors until the deadline. A pod that is gone (404) is
@@ -25,7 +25,7 @@ public struct PodAnnotator: Sendable {
     }
 
     /// Sets `key` to `value` (or removes it when nil) on every pod; returns what happened.
-    public func annotate(_ pods: [PodRef], key: String, value: String?, now: Int64, deadline: UInt64) -> Outcome {
+    public func annotate(_ pods: [PodRef], key: String, value: String?, now: Int64, deadline: Deadline) -> Outcome {
         guard !pods.isEmpty else { return Outcome() }
         let patch: JSON = [
             "metadata": [
@@ -60,9 +60,9 @@ public struct PodAnnotator: Sendable {
 
     enum Result { case patched, gone, failed }
 
-    private func patchOne(_ pod: PodRef, patch: JSON, deadline: UInt64) -> Result {
+    private func patchOne(_ pod: PodRef, patch: JSON, deadline: Deadline) -> Result {
         var attempt = 0
-        while MonotonicClock.now() < deadline {
+        while !deadline.hasPassed() {
             do throws(KubeError) {
                 _ = try client.patch("/api/v1/namespaces/\(pod.namespace)/pods/\(pod.name)", mergePatch: patch, deadline: deadline)
                 return .patched
@@ -70,9 +70,9 @@ public struct PodAnnotator: Sendable {
                 if error.isNotFound { return .gone }
                 guard error.isRetryable || error.isConflict else { return .failed }
                 attempt += 1
-                let pause = min(UInt64(25_000_000) << UInt64(min(attempt, 5)), 500_000_000)
-                if MonotonicClock.now() &+ pause >= deadline { return .failed }
-                usleep(UInt32(pause / 1000))
+                let pause = min(.milliseconds(25) * (1 << min(attempt, 5)), Duration.milliseconds(500))
+                if Deadline.now() + pause >= deadline { return .failed }
+                usleep(UInt32(pause.totalNanoseconds / 1000))
             }
         }
         return .failed

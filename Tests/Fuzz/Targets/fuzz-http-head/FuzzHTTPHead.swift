@@ -1,5 +1,6 @@
 import FuzzSupport
 import Logging
+import TMMBase
 @testable import TMMTransport
 
 /// The request-head parser and the framing around it: finding the end of a head in a stream that grows
@@ -24,8 +25,8 @@ func fuzzConnection(_ input: UnsafeRawBufferPointer) {
     let budget = RequestBodyBudget(limit: 8192)
     var machine = HTTPConnectionStateMachine(
         limits: .init(configuration), remoteAddress: "fuzz", budget: budget, observer: NoObserver(),
-        logger: Logger(label: "fuzz"), handshakeDeadline: 1)
-    var action = machine.handshakeCompleted(clientCertificateVerified: false, now: 1)
+        logger: Logger(label: "fuzz"), handshakeDeadline: Deadline(uptimeNanoseconds: 1))
+    var action = machine.handshakeCompleted(clientCertificateVerified: false, now: Deadline(uptimeNanoseconds: 1))
     var offset = 0
     var steps = 0
     loop: while steps < 10_000 {
@@ -34,20 +35,20 @@ func fuzzConnection(_ input: UnsafeRawBufferPointer) {
         case .read:
             guard offset < stream.count else { break loop }
             let end = min(stream.count, offset + step)
-            action = machine.received(UnsafeRawBufferPointer(rebasing: stream[offset..<end]), now: 2)
+            action = machine.received(UnsafeRawBufferPointer(rebasing: stream[offset..<end]), now: Deadline(uptimeNanoseconds: 2))
             offset = end
         case .dispatch(let request):
             if let length = request.header("content-length").flatMap(Int.init), length != request.body.count {
                 Fuzz.fail("dispatched a body of \(request.body.count) bytes for Content-Length \(length)")
             }
-            guard let next = machine.respond(.text(200, "ok"), serverDraining: false, now: 3) else {
+            guard let next = machine.respond(.text(200, "ok"), serverDraining: false, now: Deadline(uptimeNanoseconds: 3)) else {
                 Fuzz.fail("a dispatched request could not be answered")
                 break loop
             }
             action = next
         case .write:
             let pending = machine.withPendingOutput { $0.count }
-            action = machine.wrote(pending, now: 4)
+            action = machine.wrote(pending, now: Deadline(uptimeNanoseconds: 4))
         case .wait(.readable):
             action = offset < stream.count ? .read : .close(reason: "end of input")
         case .wait, .handshake:

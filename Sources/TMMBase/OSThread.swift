@@ -1,19 +1,8 @@
 import CLinux
 import Glibc
 
-/// Nanoseconds from `CLOCK_MONOTONIC`: immune to wall-clock steps, for deadlines and durations.
-public enum MonotonicClock {
-    @inline(__always)
-    public static func now() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
-    }
-}
-
-/// Starts a detached-by-join OS thread that runs `body`. Blocking work lives on these threads, never on
-/// Swift's cooperative pool.
-/// An OS thread started by `startThread`.
+/// An OS thread started by `startThread`. Blocking work (accept, epoll_wait, SSL_read, watches) lives on
+/// these threads, never on Swift's cooperative pool.
 public struct OSThread: Sendable {
     let handle: pthread_t
 
@@ -21,9 +10,11 @@ public struct OSThread: Sendable {
     public func join() { pthread_join(handle, nil) }
 }
 
-/// Starts an OS thread that runs `body`; `join()` waits for it.
+/// Starts an OS thread named `name` (shown by `top -H` and in core dumps; the kernel keeps 15 bytes of it)
+/// that runs `body`; `join()` waits for it.
 @discardableResult
 public func startThread(name: String, _ body: @escaping @Sendable () -> Void) -> OSThread {
+    // pthread_create takes one raw pointer; the box carries the name and body across, retained once.
     final class Box {
         let name: String
         let body: @Sendable () -> Void
