@@ -158,6 +158,9 @@ func parse(_ bytes: [UInt8]) throws(AdmissionError) -> AdmissionRequest {
         #""userInfo":{"username":"a","username":"b"}"#,
         #""object":{"spec":{"taints":[]},"spec":{"taints":[]}}"#,
         #""object":{"spec":{"taints":[],"taints":[]}}"#,
+        #""object":{"spec":{"taints":[{"key":"drain","key":"other","value":"drain","effect":"NoSchedule"}]}}"#,
+        #""object":{"spec":{"taints":[{"key":"drain","value":"drain","value":"planned-downtime","effect":"NoSchedule"}]}}"#,
+        #""object":{"spec":{"taints":[{"key":"drain","value":"drain","effect":"NoSchedule","effect":"PreferNoSchedule"}]}}"#,
     ])
     func aDuplicatedNestedFieldIsRefused(field: String) {
         var request = Self.request
