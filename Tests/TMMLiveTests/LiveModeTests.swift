@@ -199,6 +199,26 @@ import TMMTransport
         #expect(Self.annotation(fake, pod: "db-2") == nil)
     }
 
+    /// The Lease is read while the freshness check waits; one that cannot be read (here: RBAC refuses it)
+    /// fails the entry closed with the reason and records nothing, and the next entry is decided normally.
+    @Test func aLeaseThatCannotBeReadFailsTheEntryClosed() throws {
+        let fake = try Self.fake()
+        defer { fake.stop() }
+        let decider = try Self.replica(fake)
+        defer { decider.cache.stop() }
+        let leases = "/apis/coordination.k8s.io/v1/namespaces/tmm-system/leases"
+        fake.api.fail(under: leases, status: 403)
+        let refused = decider.decideNow(Self.entry("n2", uid: "u1"))
+        #expect(!refused.allowed)
+        let message = refused.message ?? ""
+        #expect(message.hasPrefix("GenericFailure: ") && message.contains("cannot read the admitted-entries Lease"), "\(message)")
+        #expect(!fake.api.requests.contains { $0.method != "GET" && $0.target.hasPrefix(leases) }, "nothing was written")
+        fake.api.fail(under: leases, status: nil)
+        let admitted = decider.decideNow(Self.entry("n2", uid: "u2"))
+        #expect(admitted.allowed, "\(admitted.message ?? "")")
+        #expect(Self.leaseEntries(fake)["n2"] != nil)
+    }
+
     /// Two replicas, two nodes, one slot, at the same moment: exactly one admission, every time.
     @Test func twoReplicasRacingForTheLastSlotAdmitExactlyOne() throws {
         let fake = try Self.fake()

@@ -95,6 +95,8 @@ public final class FakeAPIServer: Sendable {
             var stopped = false
             /// Scripts for one collection path, served once each in order (then the default script).
             var pathScripts: [String: [[WatchStep]]] = [:]
+            /// Paths under these prefixes are answered with the status code (403 or 500), whatever the method.
+            var failures: [String: Int] = [:]
             var requests: [Recorded] = []
             var connectionsAccepted = 0
         }
@@ -115,6 +117,8 @@ public final class FakeAPIServer: Sendable {
         public func rotateToken(to token: String?) { state.withLock { $0.validToken = token } }
         public func setDelay(seconds: Double) { state.withLock { $0.delay = seconds } }
         public func setGzip(_ on: Bool) { state.withLock { $0.gzip = on } }
+        /// Answers every request under `prefix` with `status` (a Status body), or normally again with nil.
+        public func fail(under prefix: String, status: Int?) { state.withLock { $0.failures[prefix] = status } }
         public func setWatchScript(_ steps: [WatchStep]) { state.withLock { $0.watchScript = steps } }
         /// Ends scripted pauses (the server is going away).
         public func markStopped() { state.withLock { $0.stopped = true } }
@@ -185,6 +189,11 @@ public final class FakeAPIServer: Sendable {
                 let data = Array(try! fixtureData(String(path.dropFirst("/fixture/".count))))
                 let code = Int((try? JSON.parse(data))?["code"]?.int ?? 500)
                 responder.respond(.json(code, data))
+                return
+            }
+            if let status = state.withLock({ state in state.failures.first { path.hasPrefix($0.key) }?.value }) {
+                let reason = status == 403 ? "Forbidden" : "InternalError"
+                responder.respond(.json(status, Self.status(status, reason, "injected failure under this path")))
                 return
             }
             if path.hasPrefix("/forbidden/") {
