@@ -66,7 +66,11 @@ struct Application {
             let reviewer = AdmissionReviewer(
                 taintKeysProvider: { decider.config.taintKeys }, decider: decider, logger: logger, onDecision: onDecision)
             let grace = options.annotationGrace
-            let reconciler = PeriodicTask(name: "tmm-reconcile", interval: .seconds(60)) { decider.reconcile(grace: grace) }
+            let reconciler = PeriodicTask(name: "tmm-reconcile", interval: .seconds(60)) {
+                backend.keepConnectionsWarm()
+                decider.reconcile(grace: grace)
+            }
+            startThread(name: "tmm-kube-warm") { backend.keepConnectionsWarm() }
             return Application(
                 reviewer: reviewer, readyAtStart: false,
                 stateDescription: "live: \(kube.source) \(kube.host):\(kube.port), namespace \(settings.namespace)",

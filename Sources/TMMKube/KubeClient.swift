@@ -194,14 +194,50 @@ public final class KubeClient: Sendable {
         }
     }
 
+    /// Tops the pool up to `count` idle connections (at most `maxIdleConnections`): drops the idle ones
+    /// the server has closed, then opens the missing ones in parallel. For a caller that will need many
+    /// connections at one moment and must not pay a TLS handshake for each then (a refusal patches every
+    /// pod of its node before the webhook answers). Returns how many it opened; one that cannot be opened
+    /// is left for a later call (or for the request that needs it).
+    @discardableResult
+    public func warmUp(to count: Int, deadline: Deadline) -> Int {
+        let stale = state.withLock { state -> [PooledConnection] in
+            var stale: [PooledConnection] = []
+            state.idle.removeAll { connection in
+                guard connection.http.connection.isStale() else { return false }
+                stale.append(connection)
+                return true
+            }
+            return stale
+        }
+        for connection in stale { connection.http.connection.close(notifyingPeer: false) }
+        let missing = min(count, options.maxIdleConnections) - state.withLock { $0.idle.count }
+        guard missing > 0 else { return 0 }
+        let opened = Atomic<Int>(0)
+        let threads = (0..<missing).map { i in
+            startThread(name: "tmm-kube-warm-\(i)") { [self] in
+                guard let connection = try? openConnection(deadline: deadline) else { return }
+                checkin(connection)
+                opened.add(1, ordering: .relaxed)
+            }
+        }
+        for thread in threads { thread.join() }
+        return opened.load(ordering: .relaxed)
+    }
+
     /// An idle connection, or a new one.
     func checkout(deadline: Deadline) throws(KubeError) -> (PooledConnection, reused: Bool) {
         if let idle = state.withLock({ $0.idle.popLast() }) { return (idle, true) }
+        return (try openConnection(deadline: deadline), false)
+    }
+
+    /// A new connection to the API server.
+    private func openConnection(deadline: Deadline) throws(KubeError) -> PooledConnection {
         do {
             let connection = try TLSClientConnection(
                 host: config.host, port: config.port, context: tls, serverName: config.tlsServerName, deadline: deadline)
             state.withLock { $0.connectionsOpened += 1 }
-            return (PooledConnection(HTTPClientConnection(connection)), false)
+            return PooledConnection(HTTPClientConnection(connection))
         } catch {
             if error.timedOut {
                 throw KubeError(.timeout, "connecting to \(hostHeader): \(error.description)")

@@ -91,11 +91,29 @@ public final class TLSClientConnection {
         }
     }
 
-    /// Sends close_notify and closes the socket.
-    public func close() {
+    /// Checks an idle connection (one with no request in flight): false when it can carry the next
+    /// request, true when the server closed it (end of stream, close_notify, an error) or sent something
+    /// nobody asked for. Costs one `poll` with no wait, and a read only when something arrived: TLS 1.3
+    /// servers send session tickets after the handshake, which a connection that never read has still
+    /// to take in, and those are no sign of trouble.
+    public func isStale() -> Bool {
+        guard !isClosed else { return true }
+        var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        guard Glibc.poll(&p, 1, 0) >= 0 else { return true }
+        if p.revents == 0 && tls.pending == 0 { return false }
+        if p.revents & Int16(POLLERR | POLLHUP | POLLNVAL) != 0 { return true }
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 1, alignment: 1)
+        defer { scratch.deallocate() }
+        guard case .wantRead = tls.read(into: scratch) else { return true }
+        return false
+    }
+
+    /// Sends close_notify (unless `notifyingPeer` is false: a peer that has gone would get nothing but a
+    /// write to a closed socket) and closes the socket.
+    public func close(notifyingPeer: Bool = true) {
         guard !isClosed else { return }
         isClosed = true
-        tls.shutdown()
+        if notifyingPeer { tls.shutdown() }
         Glibc.close(fd)
     }
 

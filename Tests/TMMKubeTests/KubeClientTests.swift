@@ -263,6 +263,31 @@ import TMMTransport
         #expect(client.connectionsOpened == 2)
     }
 
+    /// Warming the pool opens the connections it lacks, in parallel, and nothing when it is full; idle
+    /// connections the server has closed since are noticed (no request needed) and replaced.
+    @Test func warmingThePoolOpensWhatIsMissingAndReplacesWhatTheServerClosed() throws {
+        signal(SIGPIPE, SIG_IGN)  // as the webhook does at start: a write to a closed socket is an error, not a signal
+        let certificates = try TestCertificates()
+        var configuration = HTTPServerConfiguration(host: "127.0.0.1", port: 0)
+        configuration.idleTimeout = .milliseconds(300)
+        configuration.eventLoopCount = 1
+        let api = FakeAPIServer.API(validToken: nil)
+        let connections = OpenConnections()
+        let server = try HTTPServer(
+            configuration: configuration, tls: TLSContextSource(try certificates.serverContext()), handler: api, observer: connections,
+            logger: .init(label: "t"))
+        server.start()
+        defer { server.shutdown() }
+        let client = try KubeClient(config: KubeConfig(host: "127.0.0.1", port: server.port, certificateAuthorityPEM: certificates.ca.certificatePEM))
+        #expect(client.warmUp(to: 4, deadline: deadline(10)) == 4)
+        #expect(client.connectionsOpened == 4)
+        #expect(client.warmUp(to: 4, deadline: deadline(10)) == 0, "the pool is full")
+        try waitUntil("the server to close the idle connections", timeout: 10) { connections.open.load(ordering: .relaxed) == 0 }
+        #expect(client.warmUp(to: 4, deadline: deadline(10)) == 4, "the closed ones are replaced")
+        #expect(client.connectionsOpened == 8)
+        #expect(client.warmUp(to: 100, deadline: deadline(10)) == 28, "never more than the pool keeps (32)")
+    }
+
     /// A slow server: the call fails at its deadline, not when the server finally answers (60 s) nor at
     /// the default request timeout (30 s). The upper bound (15 s) tells those apart with room for a machine
     /// busy with the tests running in parallel; it is no claim about speed. The lower bound holds under

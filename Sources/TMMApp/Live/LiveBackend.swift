@@ -29,6 +29,7 @@ final class LiveBackend: EntryBackend {
     }
 
     let cache: WatchCache<ClusterStore>
+    private let client: KubeClient
     private let settings: Settings
     private let ledger: EntryLedger
     private let annotator: PodAnnotator
@@ -52,12 +53,23 @@ final class LiveBackend: EntryBackend {
         }
         relay.cache = cache
         self.cache = cache
+        self.client = client
         self.relay = relay
         self.settings = settings
         self.ledger = EntryLedger(client: client, namespace: settings.namespace, name: settings.leaseName, holder: settings.podName)
         self.annotator = PodAnnotator(client: client)
         self.events = EventRecorder(client: client, reportingInstance: settings.podName, logger: logger)
         self.logger = logger
+    }
+
+    /// Keeps as many connections to the API server open as a refusal patches pods at once, so the
+    /// refusal (which answers only after its patches) pays no TLS handshakes: on the real API server the
+    /// first refusal after a start took 132 ms to patch 30 pods on new connections and the next ones
+    /// 33–72 ms. Called at start and before each reconciler pass; cheap when the pool is full (a `poll`
+    /// per idle connection).
+    func keepConnectionsWarm() {
+        let opened = client.warmUp(to: annotator.parallelism, deadline: .now() + .seconds(10))
+        if opened > 0 { logger.debug("opened connections to the API server", metadata: ["count": "\(opened)"]) }
     }
 
     /// Records that a new policy was refused, on the policy ConfigMap.
