@@ -242,11 +242,13 @@ import TMMTransport
         func connectionsChanged(by delta: Int) { open.add(delta, ordering: .relaxed) }
     }
 
-    /// The server closes idle connections; the next call notices and reconnects once, invisibly.
-    @Test func aConnectionClosedWhileIdleIsReplaced() throws {
+    /// A fake API server that closes connections idle for 300 ms, the count of connections it holds
+    /// open, and a client of it. The caller shuts the server down.
+    static func idleClosingServer() throws -> (server: HTTPServer, open: OpenConnections, client: KubeClient) {
+        signal(SIGPIPE, SIG_IGN)  // as the webhook does at start: a write to a closed socket is an error, not a signal
         let certificates = try TestCertificates()
         var configuration = HTTPServerConfiguration(host: "127.0.0.1", port: 0)
-        configuration.idleTimeout = .milliseconds(200)
+        configuration.idleTimeout = .milliseconds(300)
         configuration.eventLoopCount = 1
         let api = FakeAPIServer.API(validToken: nil)
         try api.seed(fixture: "list-nodes.json", collection: "/api/v1/nodes")
@@ -255,8 +257,14 @@ import TMMTransport
             configuration: configuration, tls: TLSContextSource(try certificates.serverContext()), handler: api, observer: connections,
             logger: .init(label: "t"))
         server.start()
-        defer { server.shutdown() }
         let client = try KubeClient(config: KubeConfig(host: "127.0.0.1", port: server.port, certificateAuthorityPEM: certificates.ca.certificatePEM))
+        return (server, connections, client)
+    }
+
+    /// The server closes idle connections; the next call notices and reconnects once, invisibly.
+    @Test func aConnectionClosedWhileIdleIsReplaced() throws {
+        let (server, connections, client) = try Self.idleClosingServer()
+        defer { server.shutdown() }
         _ = try client.get("/api/v1/nodes/n1")
         try waitUntil("the server to close the idle connection", timeout: 10) { connections.open.load(ordering: .relaxed) == 0 }
         _ = try client.get("/api/v1/nodes/n1")
@@ -266,19 +274,8 @@ import TMMTransport
     /// Warming the pool opens the connections it lacks, in parallel, and nothing when it is full; idle
     /// connections the server has closed since are noticed (no request needed) and replaced.
     @Test func warmingThePoolOpensWhatIsMissingAndReplacesWhatTheServerClosed() throws {
-        signal(SIGPIPE, SIG_IGN)  // as the webhook does at start: a write to a closed socket is an error, not a signal
-        let certificates = try TestCertificates()
-        var configuration = HTTPServerConfiguration(host: "127.0.0.1", port: 0)
-        configuration.idleTimeout = .milliseconds(300)
-        configuration.eventLoopCount = 1
-        let api = FakeAPIServer.API(validToken: nil)
-        let connections = OpenConnections()
-        let server = try HTTPServer(
-            configuration: configuration, tls: TLSContextSource(try certificates.serverContext()), handler: api, observer: connections,
-            logger: .init(label: "t"))
-        server.start()
+        let (server, connections, client) = try Self.idleClosingServer()
         defer { server.shutdown() }
-        let client = try KubeClient(config: KubeConfig(host: "127.0.0.1", port: server.port, certificateAuthorityPEM: certificates.ca.certificatePEM))
         #expect(client.warmUp(to: 4, deadline: deadline(10)) == 4)
         #expect(client.connectionsOpened == 4)
         #expect(client.warmUp(to: 4, deadline: deadline(10)) == 0, "the pool is full")
