@@ -96,6 +96,11 @@ let package = Package(
             dependencies: ["TMMPolicy", "TMMJSON"],
             swiftSettings: strict
         ),
+        .executableTarget(
+            name: "tmm-review-bench",
+            dependencies: ["TMMAdmission", "TMMBase", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
 
         // Benchmarks of the live cache and the annotator (run by hand; see bench/README.md).
         .executableTarget(
