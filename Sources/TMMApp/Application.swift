@@ -59,6 +59,7 @@ struct Application {
             settings.namespace = options.namespace ?? kube.namespace ?? "tmm-system"
             settings.podName = options.podName ?? hostName()
             settings.freshnessWait = options.freshnessWait
+            settings.annotationRefresh = min(settings.annotationRefresh, options.annotationGrace / 2)
             let backend = LiveBackend(client: client, config: config, settings: settings, logger: logger) { resource, status in
                 metrics.cacheActivity(resource: resource.name, status: status)
             }

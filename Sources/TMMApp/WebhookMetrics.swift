@@ -132,7 +132,8 @@ public final class WebhookMetrics: HTTPServerObserver {
         ).increment()
     }
 
-    /// Annotation patches by outcome (`applied`, `removed`, `failed`, `gone`).
+    /// Annotation patches by outcome (`applied`, `removed`, `failed`, `gone`, and `unchanged`: a pod that
+    /// already carried the reason, written recently, left without a write).
     public func annotationPatched(outcome: String, count: Int = 1) {
         counter(
             in: \.patches, key: outcome, label: "tmm_webhook_annotation_patches_total", dimensions: [("outcome", outcome)]

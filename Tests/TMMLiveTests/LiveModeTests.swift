@@ -164,6 +164,33 @@ import TMMTransport
         #expect(Self.annotation(fake, pod: "db-2") == nil)
     }
 
+    /// A refusal retried soon after (vSphere retries every few seconds) leaves the pods that already carry
+    /// its reason alone; another reason, or a written-at time older than the refresh interval, is written.
+    @Test func aRetriedRefusalDoesNotRewriteTheSameReason() throws {
+        let fake = try Self.fake()
+        defer { fake.stop() }
+        let decider = try Self.replica(fake)
+        defer { decider.stop() }
+        let pods = [PodRef(namespace: "store", name: "db-2")]
+        func annotate(_ reason: String) -> AnnotationOutcome {
+            decider.backend.annotate(pods, key: "emm-failure", value: reason, deadline: deadline(5))
+        }
+        func patches() -> Int { fake.api.requests.count { $0.method == "PATCH" } }
+        #expect(annotate("TooManyExistingFailures") == AnnotationOutcome(patched: 1))
+        let written = patches()
+        #expect(annotate("TooManyExistingFailures") == AnnotationOutcome(unchanged: 1))
+        #expect(patches() == written, "the same reason, just written: no write")
+        #expect(annotate("NotEnoughResources") == AnnotationOutcome(patched: 1))
+        #expect(Self.annotation(fake, pod: "db-2") == "NotEnoughResources")
+        // As if written three minutes ago: past the 2 minute refresh, written again (a new written-at time).
+        decider.cache.withStore { store, _ in
+            _ = store.cluster.setAnnotation(
+                namespace: "store", pod: "db-2", key: PodAnnotator.writtenAtKey, value: String(Int64(time(nil)) - 180))
+        }
+        #expect(annotate("NotEnoughResources") == AnnotationOutcome(patched: 1))
+        #expect(patches() == written + 2)
+    }
+
     /// A forged admitted entry for a node that never enters holds its slot only until its deadline and margin.
     @Test func anAdmittedEntryThatNeverShowsStopsCountingAfterItsDeadline() throws {
         let fake = try Self.fake()

@@ -72,10 +72,13 @@ public struct AnnotationOutcome: Sendable, Equatable {
     /// The pod is gone (nothing to do).
     public var gone = 0
     public var failed = 0
-    public var total: Int { patched + gone + failed }
-    public init(patched: Int = 0, gone: Int = 0, failed: Int = 0) {
+    /// The pod already carried the same value, written recently enough: left as it was, no write.
+    public var unchanged = 0
+    public var total: Int { patched + gone + failed + unchanged }
+    public init(patched: Int = 0, gone: Int = 0, failed: Int = 0, unchanged: Int = 0) {
         self.patched = patched
         self.gone = gone
         self.failed = failed
+        self.unchanged = unchanged
     }
 }

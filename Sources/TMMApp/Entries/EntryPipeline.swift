@@ -137,12 +137,14 @@ final class EntryPipeline<Backend: EntryBackend>: EntryDecider {
             metrics?.annotationPatched(outcome: "applied", count: result.patched)
             metrics?.annotationPatched(outcome: "gone", count: result.gone)
             metrics?.annotationPatched(outcome: "failed", count: result.failed)
+            metrics?.annotationPatched(outcome: "unchanged", count: result.unchanged)
             logger.notice(
                 "annotated pods",
                 metadata: [
                     "node": "\(request.name)", "annotation": "\(config.annotationKey)=\(reason.rawValue)",
                     "pods": "\(verdict.relatedPods.prefix(20).map(\.description).joined(separator: ","))",
                     "patched": "\(result.patched)", "gone": "\(result.gone)", "failed": "\(result.failed)",
+                    "unchanged": "\(result.unchanged)",
                     "ms": "\(annotateMs)",
                 ])
             if result.failed > 0, !outcome.decision.allowed {

@@ -26,6 +26,11 @@ final class LiveBackend: EntryBackend {
         /// An admitted entry counts as pending at most until its request's deadline plus this margin:
         /// by then the API server has stored the update or dropped it.
         var admissionMargin: Duration = .seconds(5)
+        /// A refusal leaves a pod that already carries the same reason alone when that was written less
+        /// than this long ago. A refused entry is typically retried every few seconds (vSphere does), and
+        /// rewriting every pod each time only loads the API server. Keep it under half the reconciler's
+        /// grace, so the written-at time of a node refused on and on never looks stale to it.
+        var annotationRefresh: Duration = .seconds(120)
     }
 
     let cache: WatchCache<ClusterStore>
@@ -152,6 +157,21 @@ final class LiveBackend: EntryBackend {
 
     func annotate(_ pods: [PodRef], key: String, value: String?, deadline: Deadline) -> AnnotationOutcome {
         let now = Int64(time(nil))
+        // The cache is current here (the entry passed the freshness check), and it shows our own writes
+        // at once (mirrored below): a pod it shows with this value, written recently, needs no write.
+        let refreshSeconds = settings.annotationRefresh.components.seconds
+        let (pods, unchanged) = value.map { value in
+            cache.withStore { store, _ in
+                let stale = pods.filter { pod in
+                    guard store.cluster.annotation(namespace: pod.namespace, pod: pod.name, key: key) == value,
+                        let writtenAt = store.cluster.annotation(namespace: pod.namespace, pod: pod.name, key: PodAnnotator.writtenAtKey)
+                            .flatMap({ Int64($0) })
+                    else { return true }
+                    return now - writtenAt >= refreshSeconds
+                }
+                return (stale, pods.count - stale.count)
+            }
+        } ?? (pods, 0)
         let result = annotator.annotate(pods, key: key, value: value, now: now, deadline: deadline)
         // Mirror the change into the cache at once (the watch will confirm it): the next decision, the
         // reconciler and `status` see it without waiting for the event.
@@ -162,7 +182,7 @@ final class LiveBackend: EntryBackend {
                     namespace: pod.namespace, pod: pod.name, key: PodAnnotator.writtenAtKey, value: value == nil ? nil : String(now))
             }
         }
-        return AnnotationOutcome(patched: result.patched, gone: result.gone, failed: result.failed)
+        return AnnotationOutcome(patched: result.patched, gone: result.gone, failed: result.failed, unchanged: unchanged)
     }
 
     func pods(onNode node: String, carrying key: String) -> [PodRef] {
