@@ -9,10 +9,12 @@ extension KubeClient {
     ///
     /// A stream that breaks in the middle throws a `.transport` error (retryable: resume from the last
     /// resourceVersion seen); an `ERROR` event is delivered to `onEvent` like any other (`event.error`).
+    /// `onOpen` is called once the API server has accepted the watch (its 200 head arrived), which can
+    /// be seconds after the request when its own cache is still starting.
     @discardableResult
     public func watch(
         _ path: String, resourceVersion: String?, allowBookmarks: Bool = true, timeoutSeconds: Int = 300,
-        deadline: Deadline? = nil, onEvent: (KubeWatchEvent) -> Bool
+        deadline: Deadline? = nil, onOpen: () -> Void = {}, onEvent: (KubeWatchEvent) -> Bool
     ) throws(KubeError) -> KubeWatchEnd {
         // `watch=true`, as client-go sends it (some emulators accept no other spelling).
         var query: [(String, String)] = [("watch", "true")]
@@ -54,6 +56,8 @@ extension KubeClient {
                 throw KubeError(httpStatus: head.status, body: head.body)
             }
             let chunked = head.header("Transfer-Encoding")?.lowercased().contains("chunked") ?? false
+            // The API server has accepted the watch: from here on, its events flow.
+            onOpen()
             return try readEvents(connection, chunked: chunked, gzip: gzip, path: path, deadline: deadline, onEvent: onEvent)
         }
     }

@@ -137,8 +137,9 @@ public final class WatchCache<Store: WatchCacheStore>: Sendable {
     ///
     /// A resource is caught up when it has seen that resourceVersion. A resource with no change since
     /// (nothing arrives for it) cannot show it; such a resource counts as caught up when it is healthy
-    /// (``ResourceStatus/isHealthy(now:maxQuiet:)``) and has delivered nothing during the first
-    /// `quietAfter` of the wait (the time an event already on the wire takes to arrive).
+    /// (``ResourceStatus/isHealthy(now:maxQuiet:)``: among others, its watch accepted by the API server),
+    /// and nothing has arrived for it since `quietAfter` into the wait and `quietAfter` after its watch
+    /// was accepted (the time an event already on the wire takes to arrive).
     public func waitUntilFresh(resourceVersion: UInt64, wait: Duration = .seconds(1), quietAfter: Duration = .milliseconds(100)) -> String? {
         let start = Deadline.now()
         let end = start + max(wait, .zero)
@@ -152,7 +153,11 @@ public final class WatchCache<Store: WatchCacheStore>: Sendable {
                     if !st.synced { return "\(r.name) not synced (\(st.lastError ?? "listing"))" }
                     if st.resourceVersionNumber >= resourceVersion { return nil }
                     let healthy = st.isHealthy(now: now, maxQuiet: maxQuiet)
-                    if healthy && now >= quiet && st.lastActivity < quiet { return nil }
+                    // Quiet since the wait began and since the watch was (re)opened: a watch opened
+                    // during the wait replays what happened after its resourceVersion, and that needs
+                    // the same time to arrive.
+                    let quietFrom = max(quiet, st.watchOpenedAt + quietAfter)
+                    if healthy && now >= quietFrom && st.lastActivity < quietFrom { return nil }
                     let why =
                         !st.watching ? ", watch not connected"
                         : !healthy ? ", watch silent for \(Int((now - st.lastLife).inSeconds)) s" : ""
@@ -182,10 +187,13 @@ public final class WatchCache<Store: WatchCacheStore>: Sendable {
                 }
                 let from = shared.withLock { $0.status[resource]!.resourceVersion }
                 let watchStarted = Deadline.now()
-                setWatching(resource, true)
                 var gone = false
+                // The watch counts as open only once the API server has accepted it: until then no event
+                // can arrive, and a stream that shows nothing must not pass for a quiet one (right after
+                // an API server restart the head can take seconds, while its cache starts).
                 let end = try client.watch(
-                    resource.path, resourceVersion: from, allowBookmarks: true, timeoutSeconds: settings.watchTimeoutSeconds
+                    resource.path, resourceVersion: from, allowBookmarks: true, timeoutSeconds: settings.watchTimeoutSeconds,
+                    onOpen: { setWatching(resource, true) }
                 ) { event in
                     if isStopped { return false }
                     if event.type == .error {

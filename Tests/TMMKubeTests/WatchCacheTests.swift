@@ -141,6 +141,25 @@ struct NamesStore: WatchCacheStore {
         #expect(stale?.contains("behind the API server") == true, "\(stale ?? "fresh")")
     }
 
+    /// A watch the API server has not accepted yet (no answer to the request: right after a restart its
+    /// own cache may take seconds) delivers nothing, and must not pass for a quiet one.
+    @Test func aWatchNotYetAcceptedIsNotTrusted() throws {
+        let fake = try FakeAPIServer()
+        defer { fake.stop() }
+        fake.api.setWatchScript([.pause(milliseconds: 60_000)])
+        // The first budget watch ends after 300 ms; the next one is asked for while the server answers nothing.
+        fake.api.queueWatchScripts([[.pause(milliseconds: 300)]], for: "/apis/policy/v1/poddisruptionbudgets")
+        let cache = try cache(fake)
+        defer { cache.stop() }
+        try waitUntil("sync", timeout: 10) { cache.isSynced }
+        fake.api.setDelay(seconds: 60)
+        func budgetWatches() -> Int { fake.api.requests.count { $0.target.hasPrefix("/apis/policy/v1/poddisruptionbudgets?watch") } }
+        try waitUntil("the budget watch asked for again", timeout: 10) { budgetWatches() >= 2 }
+        let verdict = cache.waitUntilFresh(resourceVersion: 10_000, wait: .milliseconds(500))
+        #expect(verdict?.contains("poddisruptionbudgets") == true && verdict?.contains("watch not connected") == true, "\(verdict ?? "fresh")")
+        #expect(cache.status[.poddisruptionbudgets]?.watching == false)
+    }
+
     /// A watch that stays open but sends nothing (no events, no bookmarks) stops counting as current.
     @Test func aStalledWatchGoesStale() throws {
         let fake = try FakeAPIServer()
