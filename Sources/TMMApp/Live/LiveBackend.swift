@@ -92,12 +92,7 @@ final class LiveBackend: EntryBackend {
         let lease = Mutex<Result<EntryLedger.Snapshot, KubeError>?>(nil)
         let ledger = self.ledger
         let reader = startThread(name: "tmm-lease-read") {
-            let result: Result<EntryLedger.Snapshot, KubeError>
-            do throws(KubeError) {
-                result = .success(try ledger.read(deadline: deadline))
-            } catch {
-                result = .failure(error)
-            }
+            let result = Result { () throws(KubeError) in try ledger.read(deadline: deadline) }
             lease.withLock { $0 = result }
         }
         let problem = cache.checkFresh(probePath: probe, wait: settings.freshnessWait, deadline: deadline)
