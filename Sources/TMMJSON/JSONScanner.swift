@@ -150,69 +150,148 @@ public struct JSONScanner: ~Copyable {
     /// Skips one value of any kind, validating it. A direct recursive descent without closures: this is
     /// the hot path for the large parts of a Node the webhook does not read.
     public mutating func skipValue() throws(JSONError) {
-        skipWhitespace()
-        guard offset < count else { throw JSONError(.syntax, at: offset, "unexpected end of JSON") }
-        switch base[offset] {
-        case UInt8(ascii: "{"): try skipObject()
-        case UInt8(ascii: "["): try skipArray()
-        case UInt8(ascii: "\""): _ = try rawStringBody()
-        case UInt8(ascii: "t"), UInt8(ascii: "f"): _ = try readBool()
-        case UInt8(ascii: "n"): try readNull()
-        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): _ = try readNumberRange()
-        default: throw JSONError(.syntax, at: offset, "unexpected character '\(printable(base[offset]))'")
-        }
-    }
-
-    private mutating func skipObject() throws(JSONError) {
-        offset += 1  // '{'
-        depth += 1
-        if depth > maxDepth { throw JSONError(.depth, at: offset, "JSON nested too deeply") }
-        skipWhitespace()
-        if offset < count, base[offset] == UInt8(ascii: "}") {
-            offset += 1
-            depth -= 1
-            return
-        }
+        // One loop over the whole value, with the open containers on an explicit stack (a bit each: an
+        // object or an array), so that no element costs a call: most of a Node update is skipped.
+        let outer = depth
+        defer { depth = outer }
+        var isObject: UInt64 = 0  // bit k: container k (counted from this value) is an object
+        var deeper: [Bool] = []  // the same beyond 64 open containers (hostile input only)
+        var level = 0
+        var i = offset
         while true {
-            skipWhitespace()
-            guard offset < count, base[offset] == UInt8(ascii: "\"") else {
-                throw JSONError(.syntax, at: offset, "expected a member name")
+            // A value starts at i.
+            i = skippingWhitespace(from: i)
+            guard i < count else {
+                offset = i
+                throw JSONError(.syntax, at: i, "unexpected end of JSON")
             }
-            _ = try rawStringBody()
-            try expect(UInt8(ascii: ":"), "':'")
-            try skipValue()
-            skipWhitespace()
-            guard offset < count else { throw JSONError(.syntax, at: offset, "unexpected end of JSON in an object") }
-            let b = base[offset]
-            offset += 1
-            if b == UInt8(ascii: ",") { continue }
-            if b == UInt8(ascii: "}") { break }
-            throw JSONError(.syntax, at: offset - 1, "expected ',' or '}' in an object")
+            var closed = false
+            switch base[i] {
+            case UInt8(ascii: "\""):
+                i = try endOfString(openingAt: i)
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                let object = base[i] == UInt8(ascii: "{")
+                depth += 1
+                if depth > maxDepth {
+                    offset = i + 1
+                    throw JSONError(.depth, at: i + 1, "JSON nested too deeply")
+                }
+                if level < 64 {
+                    if object { isObject |= 1 << UInt64(level) } else { isObject &= ~(1 << UInt64(level)) }
+                } else {
+                    deeper.append(object)
+                }
+                level += 1
+                i = skippingWhitespace(from: i + 1)
+                if i < count, base[i] == (object ? UInt8(ascii: "}") : UInt8(ascii: "]")) {
+                    i += 1
+                    closed = true
+                } else if object {
+                    i = try memberName(at: i)
+                    continue
+                } else {
+                    continue
+                }
+            case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+                offset = i
+                _ = try readNumberRange()
+                i = offset
+            case UInt8(ascii: "t"), UInt8(ascii: "f"):
+                offset = i
+                _ = try readBool()
+                i = offset
+            case UInt8(ascii: "n"):
+                offset = i
+                try readNull()
+                i = offset
+            default:
+                offset = i
+                throw JSONError(.syntax, at: i, "unexpected character '\(printable(base[i]))'")
+            }
+            // After a value (or a container just closed): what the enclosing container allows next.
+            while true {
+                if closed {
+                    level -= 1
+                    depth -= 1
+                    if level >= 64 { deeper.removeLast() }
+                    closed = false
+                }
+                if level == 0 {
+                    offset = i
+                    return
+                }
+                let object = level <= 64 ? isObject & (1 << UInt64(level - 1)) != 0 : deeper[level - 65]
+                i = skippingWhitespace(from: i)
+                guard i < count else {
+                    offset = i
+                    throw JSONError(.syntax, at: i, object ? "unexpected end of JSON in an object" : "unexpected end of JSON in an array")
+                }
+                let b = base[i]
+                i += 1
+                if b == UInt8(ascii: ",") {
+                    if object { i = try memberName(at: i) }
+                    break
+                }
+                if b == (object ? UInt8(ascii: "}") : UInt8(ascii: "]")) {
+                    closed = true
+                    continue
+                }
+                offset = i - 1
+                throw JSONError(.syntax, at: i - 1, object ? "expected ',' or '}' in an object" : "expected ',' or ']' in an array")
+            }
         }
-        depth -= 1
     }
 
-    private mutating func skipArray() throws(JSONError) {
-        offset += 1  // '['
-        depth += 1
-        if depth > maxDepth { throw JSONError(.depth, at: offset, "JSON nested too deeply") }
-        skipWhitespace()
-        if offset < count, base[offset] == UInt8(ascii: "]") {
-            offset += 1
-            depth -= 1
-            return
+    @inline(__always)
+    private func skippingWhitespace(from start: Int) -> Int {
+        var i = start
+        while i < count {
+            let b = base[i]
+            guard b == 0x20 || b == 0x0A || b == 0x0D || b == 0x09 else { break }
+            i += 1
         }
-        while true {
-            try skipValue()
-            skipWhitespace()
-            guard offset < count else { throw JSONError(.syntax, at: offset, "unexpected end of JSON in an array") }
-            let b = base[offset]
-            offset += 1
-            if b == UInt8(ascii: ",") { continue }
-            if b == UInt8(ascii: "]") { break }
-            throw JSONError(.syntax, at: offset - 1, "expected ',' or ']' in an array")
+        return i
+    }
+
+    /// Steps over `"name" :` from `i` (whitespace allowed around it); returns where the value may start.
+    @inline(__always)
+    private mutating func memberName(at start: Int) throws(JSONError) -> Int {
+        var i = skippingWhitespace(from: start)
+        guard i < count, base[i] == UInt8(ascii: "\"") else {
+            offset = i
+            throw JSONError(.syntax, at: i, "expected a member name")
         }
-        depth -= 1
+        i = skippingWhitespace(from: try endOfString(openingAt: i))
+        guard i < count, base[i] == UInt8(ascii: ":") else {
+            offset = i
+            if i >= count { throw JSONError(.syntax, at: i, "unexpected end of JSON, expected ':'") }
+            throw JSONError(.syntax, at: i, "expected ':', found '\(printable(base[i]))'")
+        }
+        return i + 1
+    }
+
+    /// Steps over the string whose opening quote is at `i`, validating it, and returns the index after
+    /// its closing quote. Most strings are short and plain: their end is found here, 8 bytes a step;
+    /// anything else (an escape, non-ASCII bytes, a longer string, the end of the input) goes through
+    /// ``rawStringBody()``.
+    @inline(__always)
+    private mutating func endOfString(openingAt i: Int) throws(JSONError) -> Int {
+        var j = i &+ 1
+        let raw = UnsafeRawPointer(base)
+        while j &+ 8 <= count {
+            let mask = specialByteMask(raw.loadUnaligned(fromByteOffset: j, as: UInt64.self))
+            if mask == 0 {
+                j &+= 8
+                continue
+            }
+            // The lowest flagged byte is always a real one (borrows only flag bytes above it).
+            let end = j &+ mask.trailingZeroBitCount >> 3
+            if base[end] == UInt8(ascii: "\"") { return end &+ 1 }
+            break
+        }
+        offset = i
+        _ = try rawStringBody()
+        return offset
     }
 
     /// The bytes of the next value, verbatim (validated). Useful to keep a sub-document for later.
@@ -345,43 +424,59 @@ public struct JSONScanner: ~Copyable {
     @usableFromInline
     mutating func rawStringBody() throws(JSONError) -> (start: Int, end: Int, escaped: Bool) {
         // Caller guarantees base[offset] == '"'.
-        offset += 1
-        let start = offset
+        let start = offset + 1
         var escaped = false
-        let raw = UnsafeRawPointer(base)
+        var i = start
         while true {
-            while offset + 8 <= count {
-                let word = raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
-                let mask = specialByteMask(word)
-                if mask == 0 {
-                    offset += 8
-                    continue
-                }
-                // The lowest flagged byte is always a real one (borrows only flag bytes above it):
-                // jump straight to it.
-                offset += mask.trailingZeroBitCount >> 3
-                break
-            }
-            guard offset < count else { break }
-            let b = base[offset]
+            i = firstSpecialByte(from: i)
+            guard i < count else { break }
+            let b = base[i]
             if b == UInt8(ascii: "\"") {
-                let end = offset
-                offset += 1
-                return (start, end, escaped)
+                offset = i + 1
+                return (start, i, escaped)
             }
+            offset = i
             if b == UInt8(ascii: "\\") {
                 escaped = true
                 try skipEscape(stringStart: start)
-                continue
-            }
-            if b < 0x20 { throw JSONError(.syntax, at: offset, "control character in a string") }
-            if b >= 0x80 {
+            } else if b < 0x20 {
+                throw JSONError(.syntax, at: i, "control character in a string")
+            } else {
                 try skipUTF8Sequence()
-                continue
             }
-            offset += 1
+            i = offset
         }
+        offset = count
         throw JSONError(.syntax, at: start - 1, "unterminated string")
+    }
+
+    /// The index of the first byte at or after `i` that a string's plain run ends at: a quote, a
+    /// backslash, a control character or a non-ASCII byte (its UTF-8 is validated by the caller); `count`
+    /// when there is none. Sixteen bytes a step: most of a Node update is long plain strings.
+    @inline(__always)
+    func firstSpecialByte(from start: Int) -> Int {
+        var i = start
+        let raw = UnsafeRawPointer(base)
+        while i + 16 <= count {
+            let low = specialByteMask(raw.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+            let high = specialByteMask(raw.loadUnaligned(fromByteOffset: i + 8, as: UInt64.self))
+            if low | high != 0 {
+                // The lowest flagged byte is always a real one (borrows only flag bytes above it).
+                return low != 0 ? i + low.trailingZeroBitCount >> 3 : i + 8 + high.trailingZeroBitCount >> 3
+            }
+            i += 16
+        }
+        if i + 8 <= count {
+            let mask = specialByteMask(raw.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+            if mask != 0 { return i + mask.trailingZeroBitCount >> 3 }
+            i += 8
+        }
+        while i < count {
+            let b = base[i]
+            if b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") || b < 0x20 || b >= 0x80 { return i }
+            i += 1
+        }
+        return i
     }
 
     /// Validates the escape at `offset` (a backslash) and steps over it. Every string is checked this way,

@@ -55,4 +55,39 @@ import TMMJSON
         }
         #expect(found == "yes")
     }
+
+    /// `skipValue` keeps its open containers on a stack of bits, with an overflow past 64: nesting on
+    /// both sides of that boundary (a level here opens one or two containers), objects and arrays mixed,
+    /// must close in the right order.
+    @Test(arguments: [1, 42, 43, 44, 100, 300])
+    func skipsNestingOnBothSidesOfTheStacksWordBoundary(_ levels: Int) throws {
+        var open = ""
+        var close = ""
+        for level in 0..<levels {
+            if level % 2 == 0 {
+                open += #"{"k\#(level)":[1,"s",{},[],"#
+                close = #"]}"# + close
+            } else {
+                open += "["
+                close = #","x"]"# + close
+            }
+        }
+        let text = Array((#"{"skip":"# + open + "null" + close + #","want":"yes"}"#).utf8)
+        var found: String?
+        try text.withUnsafeBytes { buf in
+            var s = JSONScanner(buf)
+            try s.readObject { (s, key) throws(JSONError) in
+                if key.equals("want") { found = try s.readString() }
+            }
+            try s.expectEnd()
+        }
+        #expect(found == "yes")
+        // A closing bracket of the wrong kind at the deepest level, and one level too deep, are refused.
+        let swapped = Array((open + "null" + (close.first == "]" ? "}" : "]") + close.dropFirst()).utf8)
+        #expect(throws: JSONError.self) { try swapped.withUnsafeBytes { var s = JSONScanner($0); try s.skipValue() } }
+        let tooDeep = Array((open + "null" + close).utf8)
+        #expect(throws: JSONError.self) {
+            try tooDeep.withUnsafeBytes { var s = JSONScanner($0, maxDepth: levels - 1); try s.skipValue() }
+        }
+    }
 }
