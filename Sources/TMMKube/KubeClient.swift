@@ -105,6 +105,12 @@ public final class KubeClient: Sendable {
         return try decode(response.body, path)
     }
 
+    /// PATCHes `path` with a JSON merge patch serialized once by the caller (the same patch for many
+    /// objects), for a caller that needs only to know it was applied: the object sent back is not decoded.
+    public func patch(_ path: String, mergePatchBody body: [UInt8], deadline: Deadline? = nil) throws(KubeError) {
+        _ = try request(method: "PATCH", path: path, body: body, contentType: "application/merge-patch+json", deadline: deadline)
+    }
+
     /// POSTs `body` to the collection `path` and returns the created object.
     public func create(_ path: String, _ body: JSON, deadline: Deadline? = nil) throws(KubeError) -> JSON {
         let response = try request(

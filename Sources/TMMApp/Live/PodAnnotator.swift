@@ -39,6 +39,7 @@ public struct PodAnnotator: Sendable {
                 ]
             ]
         ]
+        let body = Array(patch.serialized.utf8)  // the same for every pod: serialized once
         let next = Atomic<Int>(0)
         let outcome = Mutex(Outcome())
         let workers = min(parallelism, pods.count)
@@ -47,7 +48,7 @@ public struct PodAnnotator: Sendable {
                 while true {
                     let index = next.add(1, ordering: .relaxed).oldValue
                     if index >= pods.count { return }
-                    let result = patchOne(pods[index], patch: patch, deadline: deadline)
+                    let result = patchOne(pods[index], body: body, deadline: deadline)
                     outcome.withLock { o in
                         switch result {
                         case .patched: o.patched += 1
@@ -64,11 +65,11 @@ public struct PodAnnotator: Sendable {
 
     enum Result { case patched, gone, failed }
 
-    private func patchOne(_ pod: PodRef, patch: JSON, deadline: Deadline) -> Result {
+    private func patchOne(_ pod: PodRef, body: [UInt8], deadline: Deadline) -> Result {
         var attempt = 0
         while !deadline.hasPassed() {
             do throws(KubeError) {
-                _ = try client.patch("/api/v1/namespaces/\(pod.namespace)/pods/\(pod.name)", mergePatch: patch, deadline: deadline)
+                try client.patch("/api/v1/namespaces/\(pod.namespace)/pods/\(pod.name)", mergePatchBody: body, deadline: deadline)
                 return .patched
             } catch {
                 if error.isNotFound { return .gone }
