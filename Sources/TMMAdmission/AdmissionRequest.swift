@@ -83,6 +83,7 @@ public struct AdmissionRequest: Sendable {
     private static func readRequest(_ s: inout JSONScanner) throws(JSONError) -> AdmissionRequest {
         var r = AdmissionRequest(apiVersion: "", uid: "")
         var seen = SeenFields()
+        var skipped = SkippedMembers()
         try s.readObject { (s, key) throws(JSONError) in
             if key.equals("uid") {
                 try seen.mark(0, "request.uid", at: s.offset)
@@ -131,17 +132,22 @@ public struct AdmissionRequest: Sendable {
                 }
             } else if key.equals("object") {
                 try seen.mark(8, "request.object", at: s.offset)
-                r.newTaints = try readTaints(&s, "request.object")
+                r.newTaints = try readTaints(&s, "request.object", skipped: &skipped)
             } else if key.equals("oldObject") {
                 try seen.mark(9, "request.oldObject", at: s.offset)
-                r.oldTaints = try readTaints(&s, "request.oldObject")
+                r.oldTaints = try readTaints(&s, "request.oldObject", skipped: &skipped)
             }
         }
         return r
     }
 
-    /// `spec.taints` of an object (or none when the object is null or has none).
-    private static func readTaints(_ s: inout JSONScanner, _ path: StaticString) throws(JSONError) -> [Taint] {
+    /// `spec.taints` of an object (or none when the object is null or has none). The other members are
+    /// skipped (validated): a large one is remembered in `skipped`, and the same member of the other
+    /// object (`object` and `oldObject` of a Node update share most of their bytes, the status above
+    /// all) is stepped over with one comparison when its bytes are the same.
+    private static func readTaints(
+        _ s: inout JSONScanner, _ path: StaticString, skipped: inout SkippedMembers
+    ) throws(JSONError) -> [Taint] {
         guard try s.peekKind() == .object else {
             try s.skipValue()
             return []
@@ -149,7 +155,14 @@ public struct AdmissionRequest: Sendable {
         var taints: [Taint] = []
         var seenSpec = SeenFields()
         try s.readObject { (s, key) throws(JSONError) in
-            guard key.equals("spec") else { return }
+            guard key.equals("spec") else {
+                if let earlier = skipped.value(of: key) {
+                    try s.skipValue(repeating: earlier)
+                } else if let value = try s.skipValueRecording() {
+                    skipped.remember(key, value)
+                }
+                return
+            }
             try seenSpec.mark(0, "\(path).spec", at: s.offset)
             guard try s.peekKind() == .object else { return }
             var seenTaints = SeenFields()
@@ -164,6 +177,22 @@ public struct AdmissionRequest: Sendable {
             }
         }
         return taints
+    }
+}
+
+/// Large members of one object skipped whole, by name, for the other object's copies of them.
+struct SkippedMembers {
+    /// Smaller values are validated again rather than remembered: the comparison would save little.
+    static let minimumLength = 512
+    private var members: [(name: [UInt8], value: JSONScanner.ValidatedValue)] = []
+
+    func value(of name: UnsafeRawBufferPointer) -> JSONScanner.ValidatedValue? {
+        members.first { $0.name.elementsEqual(name) }?.value
+    }
+
+    mutating func remember(_ name: UnsafeRawBufferPointer, _ value: JSONScanner.ValidatedValue) {
+        guard value.count >= Self.minimumLength, members.count < 16 else { return }
+        members.append((Array(name), value))
     }
 }
 

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// A forward-only JSON reader over a byte buffer that the caller keeps alive.
 ///
 /// It validates as it goes, and lets a caller read only the members it cares about and skip the rest
@@ -146,6 +152,43 @@ public struct JSONScanner: ~Copyable {
         }
         depth -= 1
     }
+    /// A complete object or array this scanner has validated, to recognise a later copy of it.
+    public struct ValidatedValue: Sendable {
+        let document: UInt
+        let range: Range<Int>
+        let depth: Int
+        /// Its length in bytes.
+        public var count: Int { range.count }
+    }
+
+    /// Skips the next value as ``skipValue()`` does, and when it is an object or an array returns where
+    /// it lies, for ``skipValue(repeating:)``.
+    public mutating func skipValueRecording() throws(JSONError) -> ValidatedValue? {
+        skipWhitespace()
+        let start = offset
+        let container = start < count && (base[start] == UInt8(ascii: "{") || base[start] == UInt8(ascii: "["))
+        try skipValue()
+        return container ? ValidatedValue(document: UInt(bitPattern: base), range: start..<offset, depth: depth) : nil
+    }
+
+    /// Skips the next value. When its bytes repeat `earlier` byte for byte (at the same depth), it is the
+    /// same valid value and is stepped over with one comparison: an object or an array ends where its
+    /// own bytes say, so a copy of a valid one is valid and ends at the same distance. Otherwise it is
+    /// validated as ``skipValue()`` does. A Node update carries the node twice (`object`, `oldObject`)
+    /// and most of it (the status) is usually unchanged.
+    public mutating func skipValue(repeating earlier: ValidatedValue) throws(JSONError) {
+        skipWhitespace()
+        let n = earlier.range.count
+        if earlier.document == UInt(bitPattern: base), earlier.depth == depth, n > 0, n <= count - offset,
+            earlier.range.upperBound <= offset,
+            memcmp(base + offset, base + earlier.range.lowerBound, n) == 0
+        {
+            offset += n
+            return
+        }
+        try skipValue()
+    }
+
 
     /// Skips one value of any kind, validating it. A direct recursive descent without closures: this is
     /// the hot path for the large parts of a Node the webhook does not read.

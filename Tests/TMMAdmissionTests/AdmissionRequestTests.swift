@@ -194,3 +194,52 @@ func parse(_ bytes: [UInt8]) throws(AdmissionError) -> AdmissionRequest {
         #expect(throws: AdmissionError.self) { try parse(bytes) }
     }
 }
+
+/// `object` and `oldObject` share most of their bytes; a large member of the second that repeats the
+/// first's byte for byte is stepped over without being validated again. Only an exact copy may be.
+@Suite struct AdmissionUnchangedCopyTests {
+    /// A status of about 2 KB (above the size worth remembering), with the given text in one string.
+    static func status(_ text: String = "ok") -> String {
+        let images = (0..<20).map { #"{"names":["registry.example.com/team/image-\#($0):v1.0.0"],"sizeBytes":\#(1000 + $0)}"# }
+        return #"{"images":[\#(images.joined(separator: ","))],"note":"\#(text)"}"#
+    }
+
+    static func review(object: String, oldObject: String) -> [UInt8] {
+        Array(
+            (#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u1","kind":{"group":"","kind":"Node"},"#
+                + #""resource":{"resource":"nodes"},"operation":"UPDATE","name":"n1","object":\#(object),"oldObject":\#(oldObject)}}"#).utf8)
+    }
+
+    static let tainted = #"{"spec":{"taints":[{"key":"drain","value":"planned-downtime","effect":"NoSchedule"}]},"status":\#(status())}"#
+
+    @Test func anUnchangedStatusIsReadOnceAndTheTaintsOfBothObjectsStillCount() throws {
+        let parsed = try parse(Self.review(object: Self.tainted, oldObject: #"{"spec":{},"status":\#(Self.status())}"#))
+        #expect(parsed.newTaints.map(\.key) == ["drain"])
+        #expect(parsed.oldTaints.isEmpty)
+        #expect(Transition.classify(old: parsed.oldTaints, new: parsed.newTaints, taintKeys: ["drain"]) == .enter(.plannedDowntime))
+    }
+
+    @Test func aStatusThatDiffersIsValidatedAgain() throws {
+        // A valid change is read; an invalid one is refused, though the rest of the bytes are the same.
+        _ = try parse(Self.review(object: Self.tainted, oldObject: #"{"spec":{},"status":\#(Self.status("changed"))}"#))
+        for invalid in [#"bad \q escape"#, "lone \\ud800 surrogate"] {
+            #expect(throws: AdmissionError.self) {
+                try parse(Self.review(object: Self.tainted, oldObject: #"{"spec":{},"status":\#(Self.status(invalid))}"#))
+            }
+        }
+        var bytes = Self.review(object: Self.tainted, oldObject: #"{"spec":{},"status":\#(Self.status("xx"))}"#)
+        let note = bytes.count - 6  // inside the second status's "xx"}}}}
+        #expect(bytes[note] == UInt8(ascii: "x"))
+        bytes[note] = 0xFF
+        #expect(throws: AdmissionError.self) { try parse(bytes) }
+    }
+
+    @Test func aCopyFollowedByAnythingButTheObjectsGrammarIsRefused() {
+        // The copy ends where the first value ended; what follows is read as usual.
+        for tail in ["x", "]", #" "extra""#, ",}"] {
+            #expect(throws: AdmissionError.self) {
+                try parse(Self.review(object: Self.tainted, oldObject: #"{"spec":{},"status":\#(Self.status())\#(tail)}"#))
+            }
+        }
+    }
+}
