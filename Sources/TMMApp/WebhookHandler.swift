@@ -58,10 +58,19 @@ public final class WebhookHandler: HTTPHandler {
         return response
     }
 
+    /// Whether a Content-Type names `application/json`, in any case, with or without parameters such
+    /// as `charset`. Byte by byte: it runs for every review.
+    static func namesJSON(contentType: String) -> Bool {
+        let bytes = contentType.utf8
+        var media = bytes[..<(bytes.firstIndex(of: UInt8(ascii: ";")) ?? bytes.endIndex)]
+        while let first = media.first, ASCII.isSpaceOrTab(first) { media = media.dropFirst() }
+        while let last = media.last, ASCII.isSpaceOrTab(last) { media = media.dropLast() }
+        return ASCII.equalsIgnoringCase(Substring(media), "application/json")
+    }
+
     private func validate(_ request: HTTPRequest, responder: HTTPResponder) {
         let contentType = request.header("Content-Type") ?? ""
-        let mediaType = contentType.split(separator: ";").first.map { $0.trimmingCharacters() } ?? ""
-        guard mediaType.lowercased() == "application/json" else {
+        guard Self.namesJSON(contentType: contentType) else {
             let error = AdmissionError(
                 status: 415,
                 "Content-Type must be application/json, got '\(contentType.isEmpty ? "(none)" : contentType)'")
@@ -89,14 +98,6 @@ public final class WebhookHandler: HTTPHandler {
     }
 }
 
-extension Substring {
-    func trimmingCharacters() -> String {
-        var s = self
-        while s.first == " " || s.first == "\t" { s.removeFirst() }
-        while s.last == " " || s.last == "\t" { s.removeLast() }
-        return String(s)
-    }
-}
 
 /// Whether `/readyz` says ready, and why not.
 public final class Readiness: Sendable {

@@ -33,18 +33,20 @@ public struct HTTPRequest: Sendable {
 
     /// The path part of the target (before `?`).
     public var path: Substring {
-        if let q = target.firstIndex(of: "?") { return target[..<q] }
+        if let q = target.utf8.firstIndex(of: UInt8(ascii: "?")) { return target[..<q] }
         return target[...]
     }
 
     /// The query parameters (unescaped only for `%XX` and `+`), in order.
     public var query: [(name: String, value: String)] {
-        guard let q = target.firstIndex(of: "?") else { return [] }
-        return target[target.index(after: q)...].split(separator: "&").map { pair in
-            if let eq = pair.firstIndex(of: "=") {
+        guard let q = target.utf8.firstIndex(of: UInt8(ascii: "?")) else { return [] }
+        // Split on the bytes '&' and '=' (ASCII, so the indices are also the string's).
+        return target.utf8[target.utf8.index(after: q)...].split(separator: UInt8(ascii: "&")).map { bytes in
+            let pair = Substring(bytes)
+            if let eq = bytes.firstIndex(of: UInt8(ascii: "=")) {
                 return (
                     PercentEncoding.decode(pair[..<eq], plusAsSpace: true),
-                    PercentEncoding.decode(pair[pair.index(after: eq)...], plusAsSpace: true)
+                    PercentEncoding.decode(pair[pair.utf8.index(after: eq)...], plusAsSpace: true)
                 )
             }
             return (PercentEncoding.decode(pair, plusAsSpace: true), "")

@@ -41,26 +41,50 @@ public struct HTTPResponse: Sendable {
     /// The head and body as bytes on the wire.
     /// Without `includeBody` (the answer to `HEAD`), the head alone, still announcing the body's length.
     func serialize(keepAlive: Bool, includeBody: Bool = true, into out: inout [UInt8]) {
-        serializeHead(framing: "Content-Length: \(body.count)\r\n", keepAlive: keepAlive, into: &out)
+        serializeHead(contentLength: body.count, keepAlive: keepAlive, into: &out)
         if includeBody { out.append(contentsOf: body) }
     }
 
     /// The head of a streamed response: chunked framing instead of `Content-Length`.
     func serializeStreamingHead(keepAlive: Bool, into out: inout [UInt8]) {
-        serializeHead(framing: "Transfer-Encoding: chunked\r\n", keepAlive: keepAlive, into: &out)
+        serializeHead(contentLength: nil, keepAlive: keepAlive, into: &out)
     }
 
-    private func serializeHead(framing: String, keepAlive: Bool, into out: inout [UInt8]) {
-        out.append(contentsOf: "HTTP/1.1 \(status) \(HTTPResponse.reasonPhrase(status))\r\n".utf8)
+    /// Written byte by byte (no interpolated strings): it runs for every response.
+    private func serializeHead(contentLength: Int?, keepAlive: Bool, into out: inout [UInt8]) {
+        out.append(contentsOf: "HTTP/1.1 ".utf8)
+        Self.appendDecimal(status, to: &out)
+        out.append(UInt8(ascii: " "))
+        out.append(contentsOf: HTTPResponse.reasonPhrase(status).utf8)
+        out.append(contentsOf: "\r\n".utf8)
         for h in headers {
             out.append(contentsOf: h.name.utf8)
             out.append(contentsOf: ": ".utf8)
             out.append(contentsOf: h.value.utf8)
             out.append(contentsOf: "\r\n".utf8)
         }
-        out.append(contentsOf: framing.utf8)
+        if let contentLength {
+            out.append(contentsOf: "Content-Length: ".utf8)
+            Self.appendDecimal(contentLength, to: &out)
+            out.append(contentsOf: "\r\n".utf8)
+        } else {
+            out.append(contentsOf: "Transfer-Encoding: chunked\r\n".utf8)
+        }
         if !keepAlive { out.append(contentsOf: "Connection: close\r\n".utf8) }
         out.append(contentsOf: "\r\n".utf8)
+    }
+
+    /// Appends the decimal digits of `value` (not negative).
+    static func appendDecimal(_ value: Int, to out: inout [UInt8]) {
+        precondition(value >= 0, "a negative number in a response head")
+        var divisor = 1
+        while divisor <= value / 10 { divisor *= 10 }
+        var rest = value
+        while divisor > 0 {
+            out.append(UInt8(ascii: "0") &+ UInt8(rest / divisor))
+            rest %= divisor
+            divisor /= 10
+        }
     }
 
     /// Appends `bytes` as one chunk of a chunked body.

@@ -65,3 +65,32 @@ import Testing
         #expect(request.query.first { $0.name == "timeout" }?.value == "5s")
     }
 }
+
+@Suite struct HTTPRequestTargetTests {
+    @Test func pathAndQueryAreSplitOnTheirBytes() {
+        let request = HTTPRequest(method: "POST", target: "/v%C3%A9/é?a=1&b=x%20y+z&flag&=empty&é=ü&&c=%zz", headers: [])
+        #expect(request.path == "/v%C3%A9/é")
+        let query = request.query.map { "\($0.name)=\($0.value)" }
+        #expect(query == ["a=1", "b=x y z", "flag=", "=empty", "é=ü", "c=%zz"])
+        #expect(HTTPRequest(method: "GET", target: "/healthz", headers: []).query.isEmpty)
+        #expect(HTTPRequest(method: "GET", target: "/healthz?", headers: []).path == "/healthz")
+    }
+}
+
+@Suite struct HTTPResponseHeadTests {
+    @Test(arguments: [0, 7, 9, 10, 99, 100, 135, 21_510, 1_000_000, Int(Int32.max)])
+    func decimalsAreWrittenAsTheirDigits(_ value: Int) {
+        var out: [UInt8] = []
+        HTTPResponse.appendDecimal(value, to: &out)
+        #expect(String(decoding: out, as: UTF8.self) == String(value))
+    }
+
+    @Test func theHeadCarriesStatusHeadersAndLength() {
+        var out: [UInt8] = []
+        HTTPResponse(status: 403, headers: [("Content-Type", "application/json")], body: Array("{}".utf8))
+            .serialize(keepAlive: false, into: &out)
+        #expect(
+            String(decoding: out, as: UTF8.self)
+                == "HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
+    }
+}
