@@ -1,6 +1,5 @@
 public import TMMAdmission
 public import TMMTransport
-import Synchronization
 import TMMBase
 
 /// Routes the webhook's HTTP endpoints: `POST /validate`, `GET /healthz`, `GET /readyz`, `GET /metrics`.
@@ -100,7 +99,7 @@ extension Substring {
 
 /// Whether `/readyz` says ready, and why not.
 public final class Readiness: Sendable {
-    private let state = Mutex<(ready: Bool, reason: String)>((false, "starting"))
+    private let state = Locked<(ready: Bool, reason: String)>((false, "starting"))
 
     public init() {}
 
