@@ -81,10 +81,10 @@ public final class WatchCache<Store: WatchCacheStore>: Sendable {
         self.shared = Locked(Shared(store: store, status: status))
     }
 
-    /// Starts one watch thread per resource.
+    /// Starts one watch thread per resource. No one joins them: each ends on its own after `stop()`.
     public func start() {
         for resource in Resource.allCases {
-            startThread(name: "tmm-watch-\(resource.name.prefix(4))") { [self] in run(resource) }
+            startThread(name: "tmm-watch-\(resource.name.prefix(4))") { [self] in run(resource) }.detach()
         }
     }
 

@@ -371,7 +371,7 @@ public final class FakeAPIServer: Sendable {
                     }
                 }
                 stream.finish()
-            }
+            }.detach()
         }
 
         /// The recorded pod watch, one chunk per event, then the end of the stream.
