@@ -200,12 +200,12 @@ let package = Package(
         ),
         // tmm-webhook against a real kube-apiserver and etcd on loopback, driven with kubectl
         // (../shared/kube-apiserver; skipped when absent, a failure in CI). See Tests/TMMIntegrationTests.
-        .testTarget(name: "TMMIntegrationTests", dependencies: ["TMMTestSupport"], exclude: ["README.md"], swiftSettings: strict),
+        .testTarget(name: "TMMIntegrationTests", dependencies: ["TMMBase", "TMMTestSupport"], exclude: ["README.md"], swiftSettings: strict),
         // Renders every kustomize overlay under deploy/ with `kubectl kustomize` and checks that the
         // pieces agree (names, ports, selectors, secrets, RBAC against deploy/permissions.yaml).
         .testTarget(
             name: "TMMDeployTests",
-            dependencies: ["TMMKube", .product(name: "Yams", package: "Yams")],
+            dependencies: ["TMMBase", "TMMKube", .product(name: "Yams", package: "Yams")],
             swiftSettings: strict
         ),
     ],

@@ -26,7 +26,7 @@ struct Application {
             startThread(name: "tmm-readiness") {
                 while !cache.isSynced { usleep(50_000) }
                 readiness.set(ready: true)
-            }
+            }.detach()
         }
     }
 
@@ -71,7 +71,7 @@ struct Application {
                 backend.keepConnectionsWarm()
                 decider.reconcile(grace: grace)
             }
-            startThread(name: "tmm-kube-warm") { backend.keepConnectionsWarm() }
+            startThread(name: "tmm-kube-warm") { backend.keepConnectionsWarm() }.detach()
             return Application(
                 reviewer: reviewer, readyAtStart: false,
                 stateDescription: "live: \(kube.source) \(kube.host):\(kube.port), namespace \(settings.namespace)",

@@ -3,7 +3,6 @@ public import Logging
 import TMMAdmission
 import TMMBase
 public import TMMPolicy
-import Synchronization
 
 /// `tmm-webhook review`: the AdmissionReview answer the server would give, from a snapshot.
 public enum OfflineReview {
@@ -13,7 +12,7 @@ public enum OfflineReview {
             state: state, unknownReason: "no cluster state was given (--state FILE)", taintKeys: config.taintKeys, logger: logger)
         let decider = EntryPipeline(backend: backend, config: config, logger: logger, metrics: nil)
         let reviewer = AdmissionReviewer(taintKeys: config.taintKeys, decider: decider, logger: logger)
-        let answer = Mutex<(Int, [UInt8])?>(nil)
+        let answer = Locked<(Int, [UInt8])?>(nil)
         let done = DispatchSemaphore(value: 0)
         body.withUnsafeBytes { buffer in
             reviewer.review(buffer, now: .now(), deadline: .distantFuture) { result in

@@ -1,5 +1,5 @@
 import Logging
-import Synchronization
+import TMMBase
 import TMMPolicy
 import TMMTransport
 
@@ -10,7 +10,7 @@ final class PolicyReloader: Sendable {
     private let apply: @Sendable (PolicyConfig) -> Void
     private let logger: Logger
     private let metrics: WebhookMetrics?
-    private let state: Mutex<(loaded: [UInt8], rejected: [UInt8]?, task: PeriodicTask?)>
+    private let state: Locked<(loaded: [UInt8], rejected: [UInt8]?, task: PeriodicTask?)>
     private let interval: Duration
     /// Told why a new policy was refused (live mode records an Event).
     private let onRejected: @Sendable (String) -> Void
@@ -26,7 +26,7 @@ final class PolicyReloader: Sendable {
         self.logger = logger
         self.metrics = metrics
         self.interval = interval
-        state = Mutex((initialContents, nil, nil))
+        state = Locked((initialContents, nil, nil))
     }
 
     func start() {

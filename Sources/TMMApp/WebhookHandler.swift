@@ -1,6 +1,5 @@
 public import TMMAdmission
 public import TMMTransport
-import Synchronization
 import TMMBase
 
 /// Routes the webhook's HTTP endpoints: `POST /validate`, `GET /healthz`, `GET /readyz`, `GET /metrics`.
@@ -101,7 +100,7 @@ public final class WebhookHandler: HTTPHandler {
 
 /// Whether `/readyz` says ready, and why not.
 public final class Readiness: Sendable {
-    private let state = Mutex<(ready: Bool, reason: String)>((false, "starting"))
+    private let state = Locked<(ready: Bool, reason: String)>((false, "starting"))
 
     public init() {}
 

@@ -17,7 +17,7 @@ public final class WebhookMetrics: HTTPServerObserver {
     private let connections: Gauge
     private let handshakeFailures: Counter
     private let certificateExpiry: Gauge
-    private let handles = Mutex<Handles>(Handles())
+    private let handles = Locked<Handles>(Handles())
     /// The hot path, made once: `POST /validate` answered 200, and updates that change no taint.
     private let validateOK: (Counter, DurationHistogram)
     private let noneAllowed: Counter
@@ -33,7 +33,7 @@ public final class WebhookMetrics: HTTPServerObserver {
         var cache: [String: (synced: Gauge, healthy: Gauge, silence: Gauge)] = [:]
     }
     /// Each watched resource's last status, turned into gauges when /metrics is rendered.
-    private let cacheStatus = Mutex<[String: WatchCache<ClusterStore>.ResourceStatus]>([:])
+    private let cacheStatus = Locked<[String: WatchCache<ClusterStore>.ResourceStatus]>([:])
     /// How long a quiet watch stays trusted (the cache's setting): the same test as the freshness check.
     public let cacheMaxQuiet: Duration = WatchCache<ClusterStore>.Settings().maxQuiet
 

@@ -29,7 +29,7 @@ public final class KubeClient: Sendable {
     public let config: KubeConfig
     public let options: Options
     private let tls: TLSContext
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     private struct State {
         var idle: [PooledConnection] = []
@@ -304,7 +304,7 @@ public final class KubeClient: Sendable {
 }
 
 /// A keep-alive connection of the pool. Used by one thread at a time: it is either in the pool (under
-/// the client's `Mutex`) or checked out by exactly one call, which is what makes `@unchecked` safe.
+/// the client's lock) or checked out by exactly one call, which is what makes `@unchecked` safe.
 final class PooledConnection: @unchecked Sendable {
     let http: HTTPClientConnection
     init(_ http: HTTPClientConnection) { self.http = http }

@@ -1,6 +1,5 @@
 import Glibc
 public import Logging
-import Synchronization
 public import TMMBase
 import TMMJSON
 import TMMTransport
@@ -64,7 +63,7 @@ public final class WatchCache<Store: WatchCacheStore>: Sendable {
 
     public let client: KubeClient
     public let settings: Settings
-    private let shared: Mutex<Shared>
+    private let shared: Locked<Shared>
     private let logger: Logger
     /// Called after every change of `resource` (for metrics and side effects), outside the lock.
     private let onChange: @Sendable (Resource, ResourceStatus) -> Void
@@ -79,13 +78,13 @@ public final class WatchCache<Store: WatchCacheStore>: Sendable {
         self.onChange = onChange
         var status: [Resource: ResourceStatus] = [:]
         for resource in Resource.allCases { status[resource] = ResourceStatus() }
-        self.shared = Mutex(Shared(store: store, status: status))
+        self.shared = Locked(Shared(store: store, status: status))
     }
 
-    /// Starts one watch thread per resource.
+    /// Starts one watch thread per resource. No one joins them: each ends on its own after `stop()`.
     public func start() {
         for resource in Resource.allCases {
-            startThread(name: "tmm-watch-\(resource.name.prefix(4))") { [self] in run(resource) }
+            startThread(name: "tmm-watch-\(resource.name.prefix(4))") { [self] in run(resource) }.detach()
         }
     }
 

@@ -1,6 +1,6 @@
 import Glibc
 public import Logging
-import Synchronization
+import TMMBase
 
 /// Watches the certificate, key and client-CA files and swaps in a new TLS context when they change.
 ///
@@ -31,7 +31,7 @@ public final class CertificateReloader: Sendable {
     private let interval: Duration
     private let logger: Logger
     private let onEvent: @Sendable (Event) -> Void
-    private let state = Mutex<State>(State())
+    private let state = Locked<State>(State())
 
     private struct State {
         var loaded: [[UInt8]] = []

@@ -1,7 +1,6 @@
 import CLinux
 import Glibc
 import Logging
-import Synchronization
 import TMMBase
 
 /// An epoll loop on its own thread, serving many connections: it does their I/O (TLS handshakes, reads,
@@ -9,7 +8,7 @@ import TMMBase
 /// `HTTPConnectionStateMachine`; the loop only performs the actions the machine returns. No call on it
 /// blocks; a slow or silent peer only costs a timer check.
 ///
-/// Everything but `inbox` is confined to the loop's thread; `inbox` is behind a `Mutex`, which is what
+/// Everything but `inbox` is confined to the loop's thread; `inbox` is behind a lock (`Locked`), which is what
 /// makes the `@unchecked Sendable` safe.
 final class EventLoop: @unchecked Sendable {
     enum Message {
@@ -22,7 +21,7 @@ final class EventLoop: @unchecked Sendable {
 
     private let epfd: Int32
     private let wakeFD: Int32
-    private let inbox = Mutex<[Message]>([])
+    private let inbox = Locked<[Message]>([])
     private var connections: [Int32: Connection] = [:]
     private var nextConnectionID: UInt64 = 1
     private let index: Int

@@ -1,7 +1,6 @@
 import CLinux
 import Glibc
 public import Logging
-import Synchronization
 import TMMBase
 
 /// A TLS HTTP/1.1 server on POSIX sockets and OpenSSL.
@@ -16,7 +15,7 @@ public final class HTTPServer: Sendable {
     private let loops: [EventLoop]
     private let listener: Listener
     private let logger: Logger
-    private let state = Mutex<State>(State())
+    private let state = Locked<State>(State())
     private let wakePipe: (read: Int32, write: Int32)
     private let budget: RequestBodyBudget
 

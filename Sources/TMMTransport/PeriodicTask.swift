@@ -1,5 +1,4 @@
 import Glibc
-import Synchronization
 import TMMBase
 
 /// Runs `body` every `interval` on a thread of its own until stopped (file watchers, reconcilers).
@@ -8,7 +7,7 @@ public final class PeriodicTask: Sendable {
     private let name: String
     private let interval: Duration
     private let body: @Sendable () -> Void
-    private let state = Mutex<(stopped: Bool, thread: OSThread?)>((false, nil))
+    private let state = Locked<(stopped: Bool, thread: OSThread?)>((false, nil))
 
     public init(name: String, interval: Duration, body: @escaping @Sendable () -> Void) {
         self.name = name

@@ -1,11 +1,11 @@
-import Synchronization
+import TMMBase
 
 /// The TLS context new connections use. The certificate reloader swaps it; connections already open
 /// keep the context they started with.
 public final class TLSContextSource: Sendable {
-    private let box: Mutex<TLSContext>
+    private let box: Locked<TLSContext>
 
-    public init(_ context: TLSContext) { box = Mutex(context) }
+    public init(_ context: TLSContext) { box = Locked(context) }
 
     /// The context for the next connection.
     public var current: TLSContext { box.withLock { $0 } }

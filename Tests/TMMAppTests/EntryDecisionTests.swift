@@ -1,7 +1,6 @@
 import TMMTestSupport
 import Foundation
 import Logging
-import Synchronization
 import Testing
 @testable import TMMApp
 import TMMAdmission
@@ -117,7 +116,7 @@ func quietLogger() -> Logger {
         defer { server.stop() }
         let clients = [try server.connect(), try server.connect()].map(HTTPClientConnection.init)
         let bodies = [try entryBody(node: "n1", uid: "a\(round)"), try entryBody(node: "n3", uid: "b\(round)")]
-        let results = Mutex<[Bool]>([])
+        let results = Locked<[Bool]>([])
         let group = DispatchGroup()
         for i in 0..<2 {
             nonisolated(unsafe) let client = clients[i]
@@ -145,7 +144,7 @@ func quietLogger() -> Logger {
         try "maxNodesInMaintenance: 1\n".write(toFile: path, atomically: true, encoding: .utf8)
         let decider = snapshotDecider(config: try loadPolicy(path), state: try fixtureState(), unknownReason: "")
         let metrics = WebhookMetrics()
-        let rejections = Mutex<[String]>([])
+        let rejections = Locked<[String]>([])
         let reloader = PolicyReloader(
             path: path, initialContents: Array(try Data(contentsOf: URL(fileURLWithPath: path))), logger: quietLogger(),
             metrics: metrics, onRejected: { message in rejections.withLock { $0.append(message) } }

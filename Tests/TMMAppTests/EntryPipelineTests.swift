@@ -20,12 +20,12 @@ final class RecordingBackend: EntryBackend {
         var annotated: [String: [PodRef]] = [:]
     }
 
-    let script: Mutex<Script>
-    let calls = Mutex<[String]>([])
-    let handler = Mutex<@Sendable ([NodeTransition]) -> Void>({ _ in })
+    let script: Locked<Script>
+    let calls = Locked<[String]>([])
+    let handler = Locked<@Sendable ([NodeTransition]) -> Void>({ _ in })
     private let tickets = Atomic<Int>(0)
 
-    init(_ script: Script) { self.script = Mutex(script) }
+    init(_ script: Script) { self.script = Locked(script) }
 
     private func log(_ call: String) { calls.withLock { $0.append(call) } }
 

@@ -97,7 +97,7 @@ import TMMBase
     }
 }
 
-/// OS threads: the body runs on another thread, named as asked, and `join` waits for it.
+/// OS threads: the body runs on another thread, named as asked; `join` waits for it, `detach` lets it go.
 @Suite struct OSThreadTests {
     @Test func runsTheBodyOnANamedThreadAndJoins() {
         let seen = Mutex<(ran: Bool, name: String, sameThread: Bool)>((false, "", true))
@@ -118,5 +118,16 @@ import TMMBase
         #expect(result.ran)
         #expect(!result.sameThread)
         #expect(result.name == "tmm-base-test-t")  // the kernel keeps 15 bytes
+    }
+
+    @Test func detachedThreadsRunTheirBody() {
+        let ran = Atomic<Int>(0)
+        startThread(name: "tmm-base-detach") { ran.add(1, ordering: .relaxed) }.detach()
+        // Detached once it may have ended already: allowed too (pthread_detach then frees it at once).
+        let second = startThread(name: "tmm-base-detach") { ran.add(1, ordering: .relaxed) }
+        let end = Deadline.now() + .seconds(10)
+        while ran.load(ordering: .relaxed) < 2 && !end.hasPassed() { usleep(1_000) }
+        second.detach()
+        #expect(ran.load(ordering: .relaxed) == 2)
     }
 }

@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import TMMBase
 import Yams
 
 /// An error of the deploy tests' own machinery (not a failed expectation): no kubectl, a render that
@@ -21,7 +21,7 @@ enum Kustomize {
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     /// The copy of deploy/ and the renders made so far, by overlay path.
-    private static let state = Mutex<(tree: String?, renders: [String: String])>((nil, [:]))
+    private static let state = Locked<(tree: String?, renders: [String: String])>((nil, [:]))
 
     /// The stand-in for `ca.crt` in the self-signed overlay; the test checks it lands in the caBundle.
     static let fakeCA = "-----BEGIN CERTIFICATE-----\nTMMDeployTests stand-in CA\n-----END CERTIFICATE-----\n"

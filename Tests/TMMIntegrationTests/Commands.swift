@@ -1,6 +1,6 @@
 import Foundation
-import Synchronization
 import Testing
+import TMMBase
 import TMMTestSupport
 
 /// What a finished command printed, and how it ended.
@@ -56,7 +56,7 @@ func execute(_ arguments: [String], input: String? = nil, timeout: Double = 30) 
 
 /// Runs several commands at the same time and returns their results in order.
 func executeConcurrently(_ commands: [[String]], timeout: Double = 30) -> [Result<CommandResult, any Error>] {
-    let results = Mutex<[Int: Result<CommandResult, any Error>]>([:])
+    let results = Locked<[Int: Result<CommandResult, any Error>]>([:])
     let group = DispatchGroup()
     for (index, command) in commands.enumerated() {
         group.enter()
@@ -84,7 +84,7 @@ func seconds(since start: ContinuousClock.Instant) -> Double {
 }
 
 /// Ports handed out by ``freePort()`` in this process, so two callers never get the same one.
-private let handedOutPorts = Mutex<Set<Int>>([])
+private let handedOutPorts = Locked<Set<Int>>([])
 
 /// A TCP port on 127.0.0.1 that nothing listens on now (the kernel picks it).
 func freePort() throws -> Int {
@@ -117,9 +117,9 @@ struct HarnessError: Error, CustomStringConvertible {
 }
 
 /// Child processes still running; killed when the test process exits, whatever happened in the tests.
-let liveChildren = Mutex<Set<pid_t>>([])
+let liveChildren = Locked<Set<pid_t>>([])
 /// Bulky directories (etcd's data) removed at exit; the logs next to them stay for reading.
-let removeAtExit = Mutex<[String]>([])
+let removeAtExit = Locked<[String]>([])
 private let exitHookInstalled: Bool = {
     atexit {
         for pid in liveChildren.withLock({ $0 }) { kill(pid, SIGKILL) }
@@ -133,7 +133,7 @@ private let exitHookInstalled: Bool = {
 final class ChildProcess: Sendable {
     let name: String
     let logPath: String
-    private let process: Mutex<Process>
+    private let process: Locked<Process>
     let pid: pid_t
 
     init(name: String, arguments: [String], logPath: String) throws {
@@ -153,7 +153,7 @@ final class ChildProcess: Sendable {
         try log.close()
         pid = process.processIdentifier
         liveChildren.withLock { _ = $0.insert(process.processIdentifier) }
-        self.process = Mutex(process)
+        self.process = Locked(process)
     }
 
     var isRunning: Bool { process.withLock { $0.isRunning } }

@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import TMMBase
 import TMMTestSupport
 
 /// etcd and a real kube-apiserver on free loopback ports, in a temporary directory: certificates made
@@ -21,10 +21,10 @@ final class ControlPlane: Sendable {
     var adminKubeconfig: String { directory + "/admin.kubeconfig" }
     var webhookKubeconfig: String { directory + "/webhook.kubeconfig" }
     var server: String { "https://127.0.0.1:\(apiPort)" }
-    private let etcd = Mutex<ChildProcess?>(nil)
-    private let apiserver = Mutex<ChildProcess?>(nil)
+    private let etcd = Locked<ChildProcess?>(nil)
+    private let apiserver = Locked<ChildProcess?>(nil)
     /// How many times kube-apiserver was started (its log files are numbered).
-    private let starts = Mutex(0)
+    private let starts = Locked(0)
 
     init(apiserverBinary: String, etcdBinary: String) throws {
         self.apiserverBinary = apiserverBinary

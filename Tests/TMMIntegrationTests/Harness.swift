@@ -1,6 +1,6 @@
 import Foundation
-import Synchronization
 import Testing
+import TMMBase
 import TMMTestSupport
 
 /// Where the real API server comes from, and whether these tests must run.
@@ -36,7 +36,7 @@ final class Harness: Sendable {
     let webhook: WebhookProcess
     let executable: String
     /// Which URL the registered webhook configuration points at now.
-    private let registeredPort = Mutex(0)
+    private let registeredPort = Locked(0)
 
     static let maintenanceKeys = ["drain", "node.vmware.com/drain", "node.dell.com/drain"]
     /// Nodes w1...w4 carry one `apps/web-*` pod each; q1 carries `quorum/db-0` and `db-1`, under a

@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import TMMBase
 import TMMTestSupport
 
 /// One `tmm-webhook serve` process in live mode against the control plane, as its ServiceAccount user.
@@ -9,7 +9,7 @@ final class WebhookProcess: Sendable {
     let logPath: String
     private let arguments: [String]
     private let caPath: String
-    private let child = Mutex<ChildProcess?>(nil)
+    private let child = Locked<ChildProcess?>(nil)
 
     init(podName: String, plane: ControlPlane, executable: String, extraArguments: [String] = []) throws {
         self.podName = podName

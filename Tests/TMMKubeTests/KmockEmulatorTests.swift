@@ -1,7 +1,7 @@
 import TMMTestSupport
 import Foundation
-import Synchronization
 import Testing
+import TMMBase
 import TMMJSON
 import TMMKube
 import TMMTransport
@@ -47,7 +47,7 @@ import TMMTransport
         let client = try KubeClient(config: emulator.config)
         let pods = "/api/v1/namespaces/store/pods"
         _ = try client.create(pods, ["metadata": ["name": "db-0", "namespace": "store"]])
-        let seen = Mutex<[String]>([])
+        let seen = Locked<[String]>([])
         let writer = Thread {
             // Changes once the watch has streamed the existing object, so they arrive as live events.
             waitUntil(timeout: 5) { !seen.withLock { $0.isEmpty } }

@@ -2,7 +2,6 @@ import TMMBase
 import TMMTestSupport
 import Foundation
 import Logging
-import Synchronization
 import Testing
 @testable import TMMApp
 import TMMAdmission
@@ -258,7 +257,7 @@ import TMMTransport
         }
         for round in 0..<15 {
             try clearLease(fake)
-            let results = Mutex<[String: Bool]>([:])
+            let results = Locked<[String: Bool]>([:])
             let group = DispatchGroup()
             for (decider, node) in [(a, "n1"), (b, "n3")] {
                 DispatchQueue.global().async(group: group) {

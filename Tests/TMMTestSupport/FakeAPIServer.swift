@@ -1,7 +1,6 @@
 import CZlib
 public import Foundation
 import Logging
-import Synchronization
 import TMMBase
 public import TMMJSON
 public import TMMKube
@@ -101,14 +100,14 @@ public final class FakeAPIServer: Sendable {
             var connectionsAccepted = 0
         }
 
-        let state: Mutex<State>
+        let state: Locked<State>
 
         /// Like kube-apiserver with `--client-ca-file` and no token for the caller: a request without a
         /// verified client certificate is unauthenticated (401).
         let requireClientCertificate: Bool
 
         public init(validToken: String?, requireClientCertificate: Bool = false) {
-            state = Mutex(State(validToken: validToken))
+            state = Locked(State(validToken: validToken))
             self.requireClientCertificate = requireClientCertificate
         }
 
@@ -372,7 +371,7 @@ public final class FakeAPIServer: Sendable {
                     }
                 }
                 stream.finish()
-            }
+            }.detach()
         }
 
         /// The recorded pod watch, one chunk per event, then the end of the stream.

@@ -1,5 +1,4 @@
 import Logging
-import Synchronization
 import Testing
 import TMMBase
 @testable import TMMTransport
@@ -11,7 +10,7 @@ import TMMBase
 
     /// Records what the machine reports, for the gauges and counters the server keeps.
     final class RecordingObserver: HTTPServerObserver {
-        let log = Mutex<[String]>([])
+        let log = Locked<[String]>([])
         func requestStarted(path: Substring) { log.withLock { $0.append("started \(path)") } }
         func requestFinished(path: Substring) { log.withLock { $0.append("finished \(path)") } }
         func responded(path: Substring, method: Substring, status: Int, duration: Duration) {

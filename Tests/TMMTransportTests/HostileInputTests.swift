@@ -11,12 +11,12 @@ import TMMTestSupport
 @Suite struct HostileInputTests {
     /// Answers `/big` with 32 MiB (more than the socket buffers hold), never answers `/hang`, and
     /// remembers the loop thread it ran on.
-    final class Handler: HTTPHandler, @unchecked Sendable {  // `state` is behind its own Mutex
+    final class Handler: HTTPHandler, @unchecked Sendable {  // `state` is behind its own lock
         struct State {
             var thread: pthread_t?
             var parked: [HTTPResponder] = []
         }
-        let state = Mutex(State())
+        let state = Locked(State())
 
         func handle(_ request: HTTPRequest, responder: HTTPResponder) {
             state.withLock { $0.thread = pthread_self() }

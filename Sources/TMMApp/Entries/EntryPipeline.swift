@@ -1,7 +1,6 @@
 import Dispatch
 import Glibc
 import Logging
-import Synchronization
 import TMMAdmission
 import TMMBase
 import TMMPolicy
@@ -20,12 +19,12 @@ import TMMTransport
 /// maintenance slot of this replica, and annotations are changed in the order decisions were made.
 final class EntryPipeline<Backend: EntryBackend>: EntryDecider {
     let backend: Backend
-    private let policy: Mutex<(config: PolicyConfig, engine: PolicyEngine)>
+    private let policy: Locked<(config: PolicyConfig, engine: PolicyEngine)>
     private let queue = DispatchQueue(label: "tmm-webhook.entries")
     private let queueKey = DispatchSpecificKey<Bool>()
     /// Nodes whose entry this replica admitted without failure, until the backend shows them enter
     /// (their earlier failure annotations then go) or the entry's deadline (plus the margin) passes.
-    private let cleanAdmissions = Mutex<[String: Deadline]>([:])
+    private let cleanAdmissions = Locked<[String: Deadline]>([:])
     private let logger: Logger
     private let metrics: WebhookMetrics?
     /// How long after its deadline an admitted entry may still show up in the cluster.
@@ -33,7 +32,7 @@ final class EntryPipeline<Backend: EntryBackend>: EntryDecider {
 
     init(backend: Backend, config: PolicyConfig, logger: Logger, metrics: WebhookMetrics?) {
         self.backend = backend
-        self.policy = Mutex((config, PolicyEngine(config: config)))
+        self.policy = Locked((config, PolicyEngine(config: config)))
         self.logger = logger
         self.metrics = metrics
         queue.setSpecific(key: queueKey, value: true)

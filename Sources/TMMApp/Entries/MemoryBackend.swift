@@ -1,5 +1,4 @@
 import Logging
-import Synchronization
 import TMMAdmission
 import TMMBase
 import TMMPolicy
@@ -19,12 +18,12 @@ final class MemoryBackend: EntryBackend {
         var onTransitions: @Sendable ([NodeTransition]) -> Void = { _ in }
     }
 
-    private let shared: Mutex<Shared>
+    private let shared: Locked<Shared>
     private let unknownReason: String
     private let logger: Logger
 
     init(state: ClusterState?, unknownReason: String, taintKeys: [String], logger: Logger) {
-        self.shared = Mutex(Shared(state: state, taintKeys: taintKeys))
+        self.shared = Locked(Shared(state: state, taintKeys: taintKeys))
         self.unknownReason = unknownReason
         self.logger = logger
     }

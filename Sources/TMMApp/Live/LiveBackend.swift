@@ -1,6 +1,5 @@
 import Glibc
 import Logging
-import Synchronization
 import TMMAdmission
 import TMMBase
 import TMMJSON
@@ -89,7 +88,7 @@ final class LiveBackend: EntryBackend {
         // two do not depend on each other, and an entry another replica records meanwhile makes this
         // one's compare-and-swap fail, which starts over with a new read. Missing it can only make the
         // decision more permissive, and a permissive decision is always committed through that swap.
-        let lease = Mutex<Result<EntryLedger.Snapshot, KubeError>?>(nil)
+        let lease = Locked<Result<EntryLedger.Snapshot, KubeError>?>(nil)
         let ledger = self.ledger
         let reader = startThread(name: "tmm-lease-read") {
             let result = Result { () throws(KubeError) in try ledger.read(deadline: deadline) }
@@ -235,8 +234,8 @@ final class LiveBackend: EntryBackend {
 
 /// Hands the node transitions the watch cache recorded to the pipeline, outside the cache's lock.
 final class TransitionRelay: Sendable {
-    let handler = Mutex<@Sendable ([NodeTransition]) -> Void>({ _ in })
-    private let cacheBox = Mutex<WatchCache<ClusterStore>?>(nil)
+    let handler = Locked<@Sendable ([NodeTransition]) -> Void>({ _ in })
+    private let cacheBox = Locked<WatchCache<ClusterStore>?>(nil)
 
     var cache: WatchCache<ClusterStore>? {
         get { cacheBox.withLock { $0 } }

@@ -41,7 +41,7 @@ public struct PodAnnotator: Sendable {
         ]
         let body = Array(patch.serialized.utf8)  // the same for every pod: serialized once
         let next = Atomic<Int>(0)
-        let outcome = Mutex(Outcome())
+        let outcome = Locked(Outcome())
         let workers = min(parallelism, pods.count)
         let threads = (0..<workers).map { i in
             startThread(name: "tmm-patch-\(i)") {
