@@ -146,26 +146,66 @@ public final class WatchCache<Store: WatchCacheStore>: Sendable {
         let maxQuiet = settings.maxQuiet
         while true {
             let now = Deadline.now()
-            let lagging: [String] = shared.withLock { s in
-                Resource.allCases.compactMap { r -> String? in
-                    let st = s.status[r]!
-                    if !st.synced { return "\(r.name) not synced (\(st.lastError ?? "listing"))" }
-                    if st.resourceVersionNumber >= resourceVersion { return nil }
-                    let healthy = st.isHealthy(now: now, maxQuiet: maxQuiet)
-                    // Quiet since the wait began and since the watch was (re)opened: a watch opened
-                    // during the wait replays what happened after its resourceVersion, and that needs
-                    // the same time to arrive.
-                    let quietFrom = max(quiet, st.watchOpenedAt + quietAfter)
-                    if healthy && now >= quietFrom && st.lastActivity < quietFrom { return nil }
-                    let why =
-                        !st.watching ? ", watch not connected"
-                        : !healthy ? ", watch silent for \(Int((now - st.lastLife).inSeconds)) s" : ""
-                    return "\(r.name) at resourceVersion \(st.resourceVersion), the API server at \(resourceVersion)\(why)"
+            // Polled every 2 ms; nothing is formatted unless the wait gives up. `wakeAt` is the earliest
+            // moment a resource can pass as quiet: the poll does not sleep past it.
+            let (fresh, wakeAt): (Bool, Deadline) = shared.withLock { s in
+                var fresh = true
+                var wakeAt = end
+                for r in Resource.allCases {
+                    switch Self.check(s.status[r]!, resourceVersion: resourceVersion, now: now, quiet: quiet, quietAfter: quietAfter, maxQuiet: maxQuiet) {
+                    case .caughtUp: continue
+                    case .quietFrom(let t): wakeAt = min(wakeAt, t)
+                    case .lagging: break
+                    }
+                    fresh = false
                 }
+                return (fresh, wakeAt)
             }
-            if lagging.isEmpty { return nil }
-            if now >= end { return "the cache is behind the API server: " + lagging.joined(separator: "; ") }
-            usleep(2_000)
+            if fresh { return nil }
+            if now >= end { return "the cache is behind the API server: " + lagging(resourceVersion: resourceVersion, now: now, quiet: quiet, quietAfter: quietAfter) }
+            let pause = min(Duration.milliseconds(2), wakeAt - now)
+            usleep(UInt32(max(pause, .microseconds(100)).totalNanoseconds / 1000))
+        }
+    }
+
+    private enum Freshness {
+        /// Has seen the resourceVersion, or passes as quiet.
+        case caughtUp
+        /// Passes as quiet from then on unless something arrives meanwhile.
+        case quietFrom(Deadline)
+        case lagging
+    }
+
+    /// Where one resource stands against `resourceVersion` at `now`, in a wait that began at
+    /// `quiet - quietAfter`. Quiet counts from the wait's start and from the watch's (re)opening: a watch
+    /// opened during the wait replays what happened after its resourceVersion, and that needs the same
+    /// time to arrive.
+    private static func check(
+        _ st: ResourceStatus, resourceVersion: UInt64, now: Deadline, quiet: Deadline, quietAfter: Duration, maxQuiet: Duration
+    ) -> Freshness {
+        guard st.synced else { return .lagging }
+        if st.resourceVersionNumber >= resourceVersion { return .caughtUp }
+        let quietFrom = max(quiet, st.watchOpenedAt + quietAfter)
+        guard st.isHealthy(now: now, maxQuiet: maxQuiet), st.lastActivity < quietFrom else { return .lagging }
+        return now >= quietFrom ? .caughtUp : .quietFrom(quietFrom)
+    }
+
+    /// Why the cache is not caught up, resource by resource (for the refusal).
+    private func lagging(resourceVersion: UInt64, now: Deadline, quiet: Deadline, quietAfter: Duration) -> String {
+        let maxQuiet = settings.maxQuiet
+        return shared.withLock { s in
+            Resource.allCases.compactMap { r -> String? in
+                let st = s.status[r]!
+                if case .caughtUp = Self.check(st, resourceVersion: resourceVersion, now: now, quiet: quiet, quietAfter: quietAfter, maxQuiet: maxQuiet) {
+                    return nil
+                }
+                if !st.synced { return "\(r.name) not synced (\(st.lastError ?? "listing"))" }
+                let why =
+                    !st.watching ? ", watch not connected"
+                    : !st.isHealthy(now: now, maxQuiet: maxQuiet) ? ", watch silent for \(Int((now - st.lastLife).inSeconds)) s" : ""
+                return "\(r.name) at resourceVersion \(st.resourceVersion), the API server at \(resourceVersion)\(why)"
+            }
+            .joined(separator: "; ")
         }
     }
 
