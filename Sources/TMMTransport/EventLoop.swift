@@ -43,8 +43,6 @@ final class EventLoop: @unchecked Sendable {
     private var stopped = false
     /// When connections were last checked for timeouts (about every 250 ms).
     private var nextSweep = Deadline.distantPast
-    /// Where TLS reads land before they are appended to a connection's buffer (one TLS record at most).
-    private let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 32 * 1024, alignment: 16)
 
     init(
         index: Int, configuration: HTTPServerConfiguration, handler: any HTTPHandler, observer: any HTTPServerObserver,
@@ -67,7 +65,6 @@ final class EventLoop: @unchecked Sendable {
     }
 
     deinit {
-        scratch.deallocate()
         close(epfd)
         close(wakeFD)
     }
@@ -271,14 +268,14 @@ final class EventLoop: @unchecked Sendable {
         }
     }
 
-    /// Reads until the machine has a request (or a refusal) or the socket would block. Reads land in the
-    /// loop's scratch buffer and the machine appends them: one copy of the bytes read, no zero-filling.
+    /// Reads until the machine has a request (or a refusal) or the socket would block. OpenSSL decrypts
+    /// straight into the machine's receive buffer, which becomes the request's body: no copy in between.
     private func readSocket(_ connection: Connection) -> HTTPConnectionStateMachine.Action {
+        let tls = connection.tls
         while true {
-            switch connection.tls.read(into: scratch) {
+            switch connection.machine.withReadSpace({ tls.read(into: $0) }) {
             case .done(let n):
-                let next = connection.machine.received(
-                    UnsafeRawBufferPointer(rebasing: scratch[0..<n]), now: Deadline.now())
+                let next = connection.machine.received(count: n, now: Deadline.now())
                 if case .read = next { continue }
                 return next
             case .wantRead:
