@@ -210,20 +210,26 @@ final class EventLoop: @unchecked Sendable {
     private func perform(_ first: HTTPConnectionStateMachine.Action, on connection: Connection) {
         assertOnLoop()
         var action = first
+        // The last read found no whole record: what OpenSSL holds is part of one, and only the socket
+        // can bring the rest.
+        var readBlocked = false
         while true {
             switch action {
             case .handshake:
                 action = advanceHandshake(connection)
             case .read:
-                action = readSocket(connection)
+                action = readSocket(connection, blocked: &readBlocked)
             case .write:
                 action = writeSocket(connection)
             case .dispatch(let request):
                 guard let next = dispatch(request, on: connection) else { return }
                 action = next
             case .wait(let interest):
-                // OpenSSL may hold decrypted bytes epoll cannot see: read those before waiting.
-                if interest == .readable, connection.machine.state == .reading, connection.tls.pending > 0 {
+                // OpenSSL may hold bytes epoll cannot see (the rest of a record a body ended in, or a
+                // pipelined request's record read ahead with the previous one): read those before waiting.
+                if interest == .readable, !readBlocked, connection.machine.state == .reading,
+                    connection.tls.hasBufferedInput
+                {
                     action = .read
                     continue
                 }
@@ -270,8 +276,10 @@ final class EventLoop: @unchecked Sendable {
 
     /// Reads until the machine has a request (or a refusal) or the socket would block. OpenSSL decrypts
     /// straight into the machine's receive buffer, which becomes the request's body: no copy in between.
-    private func readSocket(_ connection: Connection) -> HTTPConnectionStateMachine.Action {
+    /// `blocked` tells whether it stopped because OpenSSL needs more from the socket.
+    private func readSocket(_ connection: Connection, blocked: inout Bool) -> HTTPConnectionStateMachine.Action {
         let tls = connection.tls
+        blocked = false
         while true {
             switch connection.machine.withReadSpace({ tls.read(into: $0) }) {
             case .done(let n):
@@ -279,6 +287,7 @@ final class EventLoop: @unchecked Sendable {
                 if case .read = next { continue }
                 return next
             case .wantRead:
+                blocked = true
                 return connection.machine.readWouldBlock()
             case .wantWrite:
                 return .wait(.writable)

@@ -93,6 +93,11 @@ final class TLSStream {
     /// Bytes already decrypted and buffered inside OpenSSL.
     var pending: Int { Int(SSL_pending(ssl)) }
 
+    /// OpenSSL holds received bytes the socket no longer shows: decrypted ones not yet read, or records
+    /// read ahead from the socket with an earlier one and not yet decrypted (which `pending` does not
+    /// count). They may be less than a whole record.
+    var hasBufferedInput: Bool { SSL_has_pending(ssl) == 1 }
+
     /// The negotiated protocol version, e.g. "TLSv1.3".
     var protocolVersion: String { String(cString: SSL_get_version(ssl)) }
 
