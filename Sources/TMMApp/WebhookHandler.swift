@@ -60,11 +60,15 @@ public final class WebhookHandler: HTTPHandler {
     /// Whether a Content-Type names `application/json`, in any case, with or without parameters such
     /// as `charset`. Byte by byte: it runs for every review.
     static func namesJSON(contentType: String) -> Bool {
-        let bytes = contentType.utf8
-        var media = bytes[..<(bytes.firstIndex(of: UInt8(ascii: ";")) ?? bytes.endIndex)]
-        while let first = media.first, ASCII.isSpaceOrTab(first) { media = media.dropFirst() }
-        while let last = media.last, ASCII.isSpaceOrTab(last) { media = media.dropLast() }
-        return ASCII.equalsIgnoringCase(Substring(media), "application/json")
+        var contentType = contentType
+        return contentType.withUTF8 { bytes in
+            var start = 0
+            var end = bytes.firstIndex(of: UInt8(ascii: ";")) ?? bytes.count
+            while start < end, ASCII.isSpaceOrTab(bytes[start]) { start += 1 }
+            while end > start, ASCII.isSpaceOrTab(bytes[end - 1]) { end -= 1 }
+            let media = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[start..<end])
+            return ASCII.equalsIgnoringCase(media, lowercase: "application/json")
+        }
     }
 
     private func validate(_ request: HTTPRequest, responder: HTTPResponder) {

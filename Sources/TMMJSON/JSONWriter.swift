@@ -115,9 +115,16 @@ public struct JSONWriter: Sendable {
         }
     }
 
-    /// Appends `s` as a quoted JSON string.
+    /// Appends `s` as a quoted JSON string. Most strings (names, uids, kinds) need no escape: those are
+    /// appended in one copy instead of byte by byte.
     private mutating func appendQuoted(_ s: String) {
         bytes.append(UInt8(ascii: "\""))
+        let plain = s.utf8.withContiguousStorageIfAvailable { !$0.contains(where: Self.needsEscape) } ?? false
+        if plain {
+            bytes.append(contentsOf: s.utf8)
+            bytes.append(UInt8(ascii: "\""))
+            return
+        }
         for b in s.utf8 {
             switch b {
             case UInt8(ascii: "\""): bytes.append(0x5C); bytes.append(b)
@@ -134,6 +141,12 @@ public struct JSONWriter: Sendable {
             }
         }
         bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// A byte that cannot stand in a JSON string as it is: a quote, a backslash, a control character.
+    @inline(__always)
+    private static func needsEscape(_ b: UInt8) -> Bool {
+        b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") || b < 0x20
     }
 }
 

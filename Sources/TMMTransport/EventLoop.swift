@@ -43,8 +43,6 @@ final class EventLoop: @unchecked Sendable {
     private var stopped = false
     /// When connections were last checked for timeouts (about every 250 ms).
     private var nextSweep = Deadline.distantPast
-    /// Where TLS reads land before they are appended to a connection's buffer (one TLS record at most).
-    private let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 32 * 1024, alignment: 16)
 
     init(
         index: Int, configuration: HTTPServerConfiguration, handler: any HTTPHandler, observer: any HTTPServerObserver,
@@ -67,7 +65,6 @@ final class EventLoop: @unchecked Sendable {
     }
 
     deinit {
-        scratch.deallocate()
         close(epfd)
         close(wakeFD)
     }
@@ -213,20 +210,26 @@ final class EventLoop: @unchecked Sendable {
     private func perform(_ first: HTTPConnectionStateMachine.Action, on connection: Connection) {
         assertOnLoop()
         var action = first
+        // The last read found no whole record: what OpenSSL holds is part of one, and only the socket
+        // can bring the rest.
+        var readBlocked = false
         while true {
             switch action {
             case .handshake:
                 action = advanceHandshake(connection)
             case .read:
-                action = readSocket(connection)
+                action = readSocket(connection, blocked: &readBlocked)
             case .write:
                 action = writeSocket(connection)
             case .dispatch(let request):
                 guard let next = dispatch(request, on: connection) else { return }
                 action = next
             case .wait(let interest):
-                // OpenSSL may hold decrypted bytes epoll cannot see: read those before waiting.
-                if interest == .readable, connection.machine.state == .reading, connection.tls.pending > 0 {
+                // OpenSSL may hold bytes epoll cannot see (the rest of a record a body ended in, or a
+                // pipelined request's record read ahead with the previous one): read those before waiting.
+                if interest == .readable, !readBlocked, connection.machine.state == .reading,
+                    connection.tls.hasBufferedInput
+                {
                     action = .read
                     continue
                 }
@@ -271,17 +274,20 @@ final class EventLoop: @unchecked Sendable {
         }
     }
 
-    /// Reads until the machine has a request (or a refusal) or the socket would block. Reads land in the
-    /// loop's scratch buffer and the machine appends them: one copy of the bytes read, no zero-filling.
-    private func readSocket(_ connection: Connection) -> HTTPConnectionStateMachine.Action {
+    /// Reads until the machine has a request (or a refusal) or the socket would block. OpenSSL decrypts
+    /// straight into the machine's receive buffer, which becomes the request's body: no copy in between.
+    /// `blocked` tells whether it stopped because OpenSSL needs more from the socket.
+    private func readSocket(_ connection: Connection, blocked: inout Bool) -> HTTPConnectionStateMachine.Action {
+        let tls = connection.tls
+        blocked = false
         while true {
-            switch connection.tls.read(into: scratch) {
+            switch connection.machine.withReadSpace({ tls.read(into: $0) }) {
             case .done(let n):
-                let next = connection.machine.received(
-                    UnsafeRawBufferPointer(rebasing: scratch[0..<n]), now: Deadline.now())
+                let next = connection.machine.received(count: n, now: Deadline.now())
                 if case .read = next { continue }
                 return next
             case .wantRead:
+                blocked = true
                 return connection.machine.readWouldBlock()
             case .wantWrite:
                 return .wait(.writable)

@@ -27,8 +27,8 @@ struct HTTPConnectionStateMachine {
     enum Action {
         /// Advance the TLS handshake; report its end with `handshakeCompleted`.
         case handshake
-        /// Read from the socket, feeding each read to `received(_:now:)`, until it would block
-        /// (`readWouldBlock`).
+        /// Read from the socket into `withReadSpace`'s room, reporting each read with
+        /// `received(count:now:)`, until it would block (`readWouldBlock`).
         case read
         /// Write `withPendingOutput`'s bytes; report with `wrote(_:now:)` or `writeBlocked(now:)`.
         case write
@@ -86,9 +86,12 @@ struct HTTPConnectionStateMachine {
     private let observer: any HTTPServerObserver
     private let logger: Logger
 
-    /// Received bytes not yet consumed; `inputStart` is where unread data begins.
+    /// The receive buffer: `input[inputStart..<inputEnd]` is received and unread, `input[inputEnd...]` is
+    /// room for the next read. Reads land here directly and a request's body is a slice of it, so a body
+    /// is never copied; the storage goes with the request, and the next read starts a new buffer.
     private var input: [UInt8] = []
     private var inputStart = 0
+    private var inputEnd = 0
     /// The head of the request being read, once complete.
     private var head: HTTPHead?
     /// Where the search for the end of the next head stands.
@@ -125,7 +128,14 @@ struct HTTPConnectionStateMachine {
 
     // MARK: Queries
 
-    private var unreadCount: Int { input.count - inputStart }
+    private var unreadCount: Int { inputEnd - inputStart }
+
+    /// A new receive buffer's size: a TLS record (16 KiB) with room to spare, and a typical admission
+    /// review (10 to 30 KB) with its head, so most requests need no second buffer.
+    static let receiveBufferSize = 32 * 1024
+
+    /// The least room a read is given while the head is incomplete (a smaller gap is grown first).
+    static let minimumReadRoom = 4 * 1024
 
     /// Nothing of a next request has arrived: closing loses no work.
     var isIdle: Bool { state == .reading && head == nil && unreadCount == 0 && outputStart == output.count }
@@ -175,20 +185,43 @@ struct HTTPConnectionStateMachine {
         }
     }
 
-    /// Bytes read from the peer. `.read` asks for more.
-    mutating func received(_ bytes: UnsafeRawBufferPointer, now: Deadline) -> Action {
+    /// Calls `read` with the room at the end of the receive buffer; report what it wrote there with
+    /// `received(count:now:)`. While a body is read the room is exactly the rest of the body (bytes of a
+    /// pipelined request wait in the TLS session until the response is out).
+    mutating func withReadSpace<Result>(_ read: (UnsafeMutableRawBufferPointer) -> Result) -> Result {
+        // With the head known the rest is all body (at least one byte: the machine asks to read only
+        // while some is missing).
+        let room = head.map { max($0.contentLength - unreadCount, 1) } ?? Self.minimumReadRoom
+        if input.count - inputEnd < room { regrowInput(room: room) }
+        let end = head == nil ? input.count : inputEnd + room
+        return input.withUnsafeMutableBytes { read(UnsafeMutableRawBufferPointer(rebasing: $0[inputEnd..<end])) }
+    }
+
+    /// `count` bytes were read into `withReadSpace`'s room. `.read` asks for more.
+    mutating func received(count: Int, now: Deadline) -> Action {
         assert(state == .reading)
+        assert(count <= input.count - inputEnd)
         if unreadCount == 0 && head == nil {
             requestStartedAt = now
             deadline = now + limits.headerTimeout
         }
-        input.append(contentsOf: bytes)
+        inputEnd += count
         return advanceReading(now: now)
+    }
+
+    /// Bytes read from the peer into a buffer of the caller's: copies them in and goes on as
+    /// `received(count:now:)` does (for tests and the fuzzer, which have their bytes at hand).
+    mutating func received(_ bytes: UnsafeRawBufferPointer, now: Deadline) -> Action {
+        assert(state == .reading)
+        if input.count - inputEnd < bytes.count { regrowInput(room: bytes.count) }
+        input.withUnsafeMutableBytes { UnsafeMutableRawBufferPointer(rebasing: $0[inputEnd...]).copyMemory(from: bytes) }
+        return received(count: bytes.count, now: now)
     }
 
     /// A read found nothing more for now.
     mutating func readWouldBlock() -> Action {
-        peerHungUp ? .close(reason: "peer closed") : .wait(.readable)
+        if unreadCount == 0 && head == nil { releaseInput() }
+        return peerHungUp ? .close(reason: "peer closed") : .wait(.readable)
     }
 
     /// `n` bytes of the pending output were written. `.write` asks to write the rest.
@@ -295,7 +328,7 @@ struct HTTPConnectionStateMachine {
     /// refusal to write, or nil (with `head` set once it is complete).
     private mutating func parseHead(now: Deadline) -> Action? {
         let found: Int? = input.withUnsafeBytes { all in
-            headFinder.find(in: UnsafeRawBufferPointer(rebasing: all[inputStart...]))
+            headFinder.find(in: UnsafeRawBufferPointer(rebasing: all[inputStart..<inputEnd]))
         }
         guard let headLength = found else {
             if unreadCount > limits.maxHeaderBytes + 3 {
@@ -339,8 +372,10 @@ struct HTTPConnectionStateMachine {
                     headers: [("Retry-After", "1")])
             }
             budgetHeld = parsedHead.contentLength
-            // Size the buffer for the whole body at once.
-            input.reserveCapacity(inputStart + parsedHead.contentLength)
+            // Room for the whole body at once: the reads that follow fill it in place.
+            if input.count - inputStart < parsedHead.contentLength {
+                regrowInput(room: parsedHead.contentLength - unreadCount)
+            }
         }
         head = parsedHead
         deadline = now + limits.bodyTimeout
@@ -348,15 +383,14 @@ struct HTTPConnectionStateMachine {
     }
 
     private mutating func dispatch(_ head: HTTPHead, now: Deadline) -> Action {
-        let body = input[inputStart..<(inputStart + head.contentLength)]
+        let body = head.contentLength == 0 ? [] : input[inputStart..<(inputStart + head.contentLength)]
         inputStart += head.contentLength
-        if inputStart == input.count {
-            // The common case: the buffer holds exactly this request. Hand its storage to the request
-            // and start a new buffer, rather than copying the body out.
-            input = []
-            inputStart = 0
+        // The storage goes with the body; the next read starts a new buffer. Bytes of a pipelined request
+        // move to a buffer of their own (writing after them in this one would copy the body's storage).
+        if unreadCount == 0 {
+            releaseInput()
         } else {
-            compactInput()
+            regrowInput(room: Self.minimumReadRoom)
         }
         let request = HTTPRequest(
             method: head.method, target: head.target, headers: head.headers, body: body,
@@ -369,15 +403,29 @@ struct HTTPConnectionStateMachine {
         return .dispatch(request)
     }
 
-    /// Drops consumed input so the buffer does not grow across keep-alive requests.
-    private mutating func compactInput() {
-        if inputStart == input.count {
-            if input.capacity > 256 * 1024 { input = [] } else { input.removeAll(keepingCapacity: true) }
-            inputStart = 0
-        } else if inputStart > 64 * 1024 {
-            input.removeFirst(inputStart)
-            inputStart = 0
+    /// Moves the unread bytes to the start of a new receive buffer with at least `room` bytes after them.
+    private mutating func regrowInput(room: Int) {
+        let unread = unreadCount
+        let size = max(Self.receiveBufferSize, unread + max(room, unread))
+        input = input.withUnsafeBytes { old in
+            // Bytes past the unread ones are not set here: a read writes them before anything reads them,
+            // so filling them first would only cost a pass over the buffer.
+            [UInt8](unsafeUninitializedCapacity: size) { new, count in
+                if unread > 0 {
+                    UnsafeMutableRawBufferPointer(new).copyMemory(from: UnsafeRawBufferPointer(rebasing: old[inputStart..<inputEnd]))
+                }
+                count = size
+            }
         }
+        inputStart = 0
+        inputEnd = unread
+    }
+
+    /// Gives the receive buffer up (nothing in it is unread), so an idle connection holds none.
+    private mutating func releaseInput() {
+        input = []
+        inputStart = 0
+        inputEnd = 0
     }
 
     // MARK: Writing
@@ -432,7 +480,6 @@ struct HTTPConnectionStateMachine {
             sentContinue = false
             state = .reading
             requestStartedAt = nil
-            compactInput()
             if unreadCount > 0 {
                 requestStartedAt = now
                 deadline = now + limits.headerTimeout

@@ -17,65 +17,74 @@ struct HTTPHead {
     }
 
     /// Parses the bytes of a request head (request line and headers, without the final empty line).
+    /// One pass over the lines, in place: it runs for every request.
     static func parse(_ head: UnsafeRawBufferPointer) throws(Rejection) -> HTTPHead {
-        var lines: [UnsafeRawBufferPointer] = []
         let n = head.count
         // Tolerate empty lines before the request line (RFC 9112 §2.2): skip them in one pass, so a head of
         // 64 KiB of bare line feeds costs a scan, not a quadratic series of removals.
-        var start = 0
-        while start < n {
-            if head[start] == UInt8(ascii: "\n") {
-                start += 1
-            } else if head[start] == UInt8(ascii: "\r"), start + 1 < n, head[start + 1] == UInt8(ascii: "\n") {
-                start += 2
+        var next = 0
+        while next < n {
+            if head[next] == UInt8(ascii: "\n") {
+                next += 1
+            } else if head[next] == UInt8(ascii: "\r"), next + 1 < n, head[next + 1] == UInt8(ascii: "\n") {
+                next += 2
             } else {
                 break
             }
         }
-        var i = start
-        while i < n {
-            if head[i] == UInt8(ascii: "\n") {
-                var end = i
-                if end > start, head[end - 1] == UInt8(ascii: "\r") { end -= 1 }
-                lines.append(UnsafeRawBufferPointer(rebasing: head[start..<end]))
-                start = i + 1
-            }
-            i += 1
+        /// The line starting at `next`, without its line feed and a carriage return before it; nil after
+        /// the last one.
+        func nextLine() -> UnsafeRawBufferPointer? {
+            guard next < n else { return nil }
+            let start = next
+            var end = start
+            while end < n, head[end] != UInt8(ascii: "\n") { end += 1 }
+            next = end + 1
+            if end > start, head[end - 1] == UInt8(ascii: "\r") { end -= 1 }
+            return UnsafeRawBufferPointer(rebasing: head[start..<end])
         }
-        if start < n {
-            var end = n
-            if head[end - 1] == UInt8(ascii: "\r") { end -= 1 }
-            lines.append(UnsafeRawBufferPointer(rebasing: head[start..<end]))
-        }
-        guard let requestLine = lines.first else { throw Rejection(status: 400, message: "empty request") }
+        guard let requestLine = nextLine() else { throw Rejection(status: 400, message: "empty request") }
 
-        let parts = requestLine.split(separator: UInt8(ascii: " "), omittingEmptySubsequences: false)
-        guard parts.count == 3, !parts[0].isEmpty, !parts[1].isEmpty else {
+        // Exactly two spaces: method, target, version.
+        var spaces = (0, 0)
+        var spaceCount = 0
+        for (i, b) in requestLine.enumerated() where b == UInt8(ascii: " ") {
+            spaceCount += 1
+            if spaceCount == 1 { spaces.0 = i } else if spaceCount == 2 { spaces.1 = i }
+        }
+        guard spaceCount == 2, spaces.0 > 0, spaces.1 > spaces.0 + 1 else {
             throw Rejection(status: 400, message: "malformed request line")
         }
-        for b in parts[0] where !isTokenByte(b) { throw Rejection(status: 400, message: "malformed method") }
-        for b in parts[1] where b <= 0x20 || b >= 0x7F { throw Rejection(status: 400, message: "malformed request target") }
-        let version = String(decoding: parts[2], as: UTF8.self)
+        let methodBytes = UnsafeRawBufferPointer(rebasing: requestLine[..<spaces.0])
+        let targetBytes = UnsafeRawBufferPointer(rebasing: requestLine[(spaces.0 + 1)..<spaces.1])
+        let versionBytes = UnsafeRawBufferPointer(rebasing: requestLine[(spaces.1 + 1)...])
+        for b in methodBytes where !isTokenByte(b) { throw Rejection(status: 400, message: "malformed method") }
+        for b in targetBytes where b <= 0x20 || b >= 0x7F { throw Rejection(status: 400, message: "malformed request target") }
         let isHTTP11: Bool
-        switch version {
-        case "HTTP/1.1": isHTTP11 = true
-        case "HTTP/1.0": isHTTP11 = false
-        default:
+        if versionBytes.elementsEqual("HTTP/1.1".utf8) {
+            isHTTP11 = true
+        } else if versionBytes.elementsEqual("HTTP/1.0".utf8) {
+            isHTTP11 = false
+        } else {
+            let version = String(decoding: versionBytes, as: UTF8.self)
             if version.hasPrefix("HTTP/") { throw Rejection(status: 505, message: "only HTTP/1.0 and HTTP/1.1 are served") }
             throw Rejection(status: 400, message: "malformed HTTP version")
         }
-        let target = String(decoding: parts[1], as: UTF8.self)
-        guard target.hasPrefix("/") else { throw Rejection(status: 400, message: "the request target must be a path") }
+        // The target is printable ASCII (checked above), so its first byte is its first character.
+        guard targetBytes[0] == UInt8(ascii: "/") else {
+            throw Rejection(status: 400, message: "the request target must be a path")
+        }
+        let target = String(decoding: targetBytes, as: UTF8.self)
 
         var headers: [(name: String, value: String)] = []
-        headers.reserveCapacity(lines.count - 1)
+        headers.reserveCapacity(8)
         var contentLength: Int?
         var chunked = false
         var hasTransferEncoding = false
         var connectionClose = false
         var connectionKeepAlive = false
         var expectContinue = false
-        for line in lines.dropFirst() {
+        while let line = nextLine() {
             if let first = line.first, first == UInt8(ascii: " ") || first == UInt8(ascii: "\t") {
                 throw Rejection(status: 400, message: "obsolete header line folding is not accepted")
             }
@@ -93,8 +102,9 @@ struct HTTPHead {
                 throw Rejection(status: 400, message: "control character in a header value")
             }
             let nameBytes = UnsafeRawBufferPointer(rebasing: line[..<colon])
+            let valueBytes = UnsafeRawBufferPointer(rebasing: line[vs..<ve])
             let name = String(decoding: nameBytes, as: UTF8.self)
-            let value = String(decoding: line[vs..<ve], as: UTF8.self)
+            let value = String(decoding: valueBytes, as: UTF8.self)
             headers.append((name, value))
             // Only the framing headers matter here; compare names without allocating.
             let known: KnownHeader? =
@@ -104,8 +114,10 @@ struct HTTPHead {
                 : ASCII.equalsIgnoringCase(nameBytes, lowercase: "expect") ? .expect : nil
             switch known {
             case .contentLength:
-                guard !value.isEmpty, value.utf8.allSatisfy(ASCII.isDigit), value.utf8.count <= 15, let length = Int(value)
+                // At most 15 digits: no overflow, and far above any body limit.
+                guard !valueBytes.isEmpty, valueBytes.count <= 15, valueBytes.allSatisfy(ASCII.isDigit)
                 else { throw Rejection(status: 400, message: "invalid Content-Length") }
+                let length = valueBytes.reduce(0) { $0 * 10 + Int($1 &- UInt8(ascii: "0")) }
                 if let contentLength, contentLength != length {
                     throw Rejection(status: 400, message: "conflicting Content-Length headers")
                 }
@@ -141,7 +153,7 @@ struct HTTPHead {
         }
         let keepAlive = isHTTP11 ? !connectionClose : connectionKeepAlive
         return HTTPHead(
-            method: String(decoding: parts[0], as: UTF8.self), target: target, headers: headers,
+            method: String(decoding: methodBytes, as: UTF8.self), target: target, headers: headers,
             contentLength: contentLength ?? 0, keepAlive: keepAlive, expectContinue: expectContinue && isHTTP11)
     }
 }

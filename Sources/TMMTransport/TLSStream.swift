@@ -53,14 +53,14 @@ final class TLSStream {
     }
 
     func handshake() -> Outcome {
-        ERR_clear_error()
+        Self.clearErrorQueue()
         let r = SSL_do_handshake(ssl)
         if r == 1 { return .done(0) }
         return outcome(r)
     }
 
     func read(into buffer: UnsafeMutableRawBufferPointer) -> Outcome {
-        ERR_clear_error()
+        Self.clearErrorQueue()
         var n = 0
         let r = SSL_read_ex(ssl, buffer.baseAddress, buffer.count, &n)
         if r == 1 { return .done(n) }
@@ -68,11 +68,19 @@ final class TLSStream {
     }
 
     func write(_ buffer: UnsafeRawBufferPointer) -> Outcome {
-        ERR_clear_error()
+        Self.clearErrorQueue()
         var n = 0
         let r = SSL_write_ex(ssl, buffer.baseAddress, buffer.count, &n)
         if r == 1 { return .done(n) }
         return outcome(r)
+    }
+
+    /// Empties this thread's OpenSSL error queue, so that `SSL_get_error` after the next call sees only
+    /// that call's errors. Looked at first: `ERR_clear_error` resets all sixteen slots even when the
+    /// queue is empty, as it is before almost every read and write.
+    @inline(__always)
+    static func clearErrorQueue() {
+        if ERR_peek_error() != 0 { ERR_clear_error() }
     }
 
     /// Sends close_notify once; does not wait for the peer's.
@@ -84,6 +92,11 @@ final class TLSStream {
 
     /// Bytes already decrypted and buffered inside OpenSSL.
     var pending: Int { Int(SSL_pending(ssl)) }
+
+    /// OpenSSL holds received bytes the socket no longer shows: decrypted ones not yet read, or records
+    /// read ahead from the socket with an earlier one and not yet decrypted (which `pending` does not
+    /// count). They may be less than a whole record.
+    var hasBufferedInput: Bool { SSL_has_pending(ssl) == 1 }
 
     /// The negotiated protocol version, e.g. "TLSv1.3".
     var protocolVersion: String { String(cString: SSL_get_version(ssl)) }

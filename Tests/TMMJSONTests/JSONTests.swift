@@ -43,6 +43,22 @@ import TMMJSON
         #expect(w.string == #"{"x":1,"y":["a",true,{}],"z":null}"#)
     }
 
+    @Test(arguments: [
+        ("plain-uid-705ab4f5", #""plain-uid-705ab4f5""#),
+        ("", #""""#),
+        ("a \"quote\" and a \\", #""a \"quote\" and a \\""#),
+        ("line\nbreak\ttab\r", #""line\nbreak\ttab\r""#),
+        ("bell\u{07}", #""bell\u0007""#),
+        ("non-ASCII é ☃ 🚀 stays", "\"non-ASCII é ☃ 🚀 stays\""),
+        (String(repeating: "long plain text ", count: 20), "\"" + String(repeating: "long plain text ", count: 20) + "\""),
+    ])
+    func writerQuotesStringsEscapingOnlyWhatJSONRequires(value: String, expected: String) throws {
+        var w = JSONWriter()
+        w.value(value)
+        #expect(w.string == expected)
+        #expect(try JSON.parse(w.string) == .string(value))
+    }
+
     /// The member `want` of an object, every other member skipped.
     static func want(in text: [UInt8]) throws -> String? {
         var found: String?

@@ -49,6 +49,39 @@ import TMMBase
         return bytes.withUnsafeMutableBytes { machine.received(UnsafeRawBufferPointer($0), now: now) }
     }
 
+    /// Reads `bytes` as the event loop does: each read into `withReadSpace`'s room, at most `chunk` bytes
+    /// (a TLS record), reported with `received(count:now:)`, until the machine stops asking for more.
+    /// Returns the last action and the size of each room it was offered.
+    static func read(
+        _ machine: inout Machine, _ bytes: [UInt8], chunk: Int = 16 * 1024
+    ) -> (action: Machine.Action, rooms: [Int]) {
+        var offset = 0
+        var rooms: [Int] = []
+        var action = Machine.Action.read
+        while case .read = action, offset < bytes.count {
+            let n = machine.withReadSpace { room in
+                rooms.append(room.count)
+                let n = min(room.count, chunk, bytes.count - offset)
+                bytes.withUnsafeBytes { room.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[offset..<(offset + n)])) }
+                return n
+            }
+            offset += n
+            action = machine.received(count: n, now: at(2))
+        }
+        return (action, rooms)
+    }
+
+    static func machine(maxHeaderBytes: Int, maxBodyBytes: Int) -> Machine {
+        var configuration = HTTPServerConfiguration()
+        configuration.maxHeaderBytes = maxHeaderBytes
+        configuration.maxBodyBytes = maxBodyBytes
+        var machine = Machine(
+            limits: Machine.Limits(configuration), remoteAddress: "127.0.0.1:5000", budget: RequestBodyBudget(limit: 1 << 24),
+            observer: RecordingObserver(), logger: Logger(label: "test"), handshakeDeadline: at(10))
+        _ = machine.handshakeCompleted(clientCertificateVerified: false, now: at(1))
+        return machine
+    }
+
     static func output(_ machine: Machine) -> String {
         machine.withPendingOutput { String(decoding: $0, as: UTF8.self) }
     }
@@ -147,6 +180,40 @@ import TMMBase
         _ = machine.respond(.text(200, "a"), serverDraining: false, now: Self.at(2))
         let second = try #require(Self.dispatched(Self.drain(&machine)))
         #expect(second.path == "/b")
+    }
+
+    @Test(arguments: [100, 20_000, 32 * 1024, 100_000])
+    func readsLandInTheReceiveBufferAndTheBodyComesWholeWhateverItsSize(bodySize: Int) throws {
+        var machine = Self.machine(maxHeaderBytes: 1024, maxBodyBytes: 1 << 20)
+        let body = (0..<bodySize).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
+        let head = "POST /validate HTTP/1.1\r\nContent-Length: \(bodySize)\r\n\r\n"
+        let (action, rooms) = Self.read(&machine, Array(head.utf8) + body)
+        let request = try #require(Self.dispatched(action))
+        #expect(Array(request.body) == body)
+        // Once the head is parsed, each room is exactly the rest of the body: nothing past it is read.
+        #expect(rooms.dropFirst().allSatisfy { $0 <= bodySize })
+    }
+
+    @Test func aHeadLargerThanTheReceiveBufferGrowsIt() throws {
+        var machine = Self.machine(maxHeaderBytes: 200_000, maxBodyBytes: 1024)
+        let filler = String(repeating: "a", count: 3 * Machine.receiveBufferSize)
+        let text = "POST /validate HTTP/1.1\r\nX-Filler: \(filler)\r\nContent-Length: 2\r\n\r\n{}"
+        let (action, _) = Self.read(&machine, Array(text.utf8), chunk: 1000)
+        let request = try #require(Self.dispatched(action))
+        #expect(request.header("X-Filler") == filler)
+        #expect(Array(request.body) == Array("{}".utf8))
+    }
+
+    @Test func aPipelinedRequestSplitAcrossReadsIsJoinedAndTheFirstBodyKept() throws {
+        var machine = Self.connected()
+        let first = try #require(Self.dispatched(Self.feed(
+            &machine, "POST /a HTTP/1.1\r\nContent-Length: 5\r\n\r\nhelloPOST /b HTTP/1.1\r\nContent-")))
+        _ = machine.respond(.text(200, "a"), serverDraining: false, now: Self.at(2))
+        #expect(Self.waitsFor(Self.drain(&machine)) == .readable)
+        let second = try #require(Self.dispatched(Self.read(&machine, Array("Length: 5\r\n\r\nworld".utf8)).action))
+        #expect(second.path == "/b")
+        #expect(Array(second.body) == Array("world".utf8))
+        #expect(Array(first.body) == Array("hello".utf8), "the second request's bytes must not land in the first's body")
     }
 
     @Test func connectionCloseClosesOnceTheResponseIsOut() {

@@ -53,6 +53,66 @@ import Testing
         }
     }
 
+    /// What the parser makes of a head: its refusal, or what the server reads from it.
+    static func outcome(_ text: String) -> String {
+        let parsed = Array(text.utf8).withUnsafeBytes { buffer in
+            Result { () throws(HTTPHead.Rejection) in try HTTPHead.parse(buffer) }
+        }
+        switch parsed {
+        case .success(let head):
+            let headers = head.headers.map { "\($0.name)=\($0.value)" }.joined(separator: "|")
+            return "\(head.method) \(head.target) length=\(head.contentLength) keepAlive=\(head.keepAlive) "
+                + "continue=\(head.expectContinue) [\(headers)]"
+        case .failure(let rejection):
+            return "\(rejection.status) \(rejection.message)"
+        }
+    }
+
+    @Test(arguments: [
+        ("", "400 empty request"),
+        ("\r\n\n", "400 empty request"),
+        ("GET  / HTTP/1.1", "400 malformed request line"),
+        ("GET / HTTP/1.1 x", "400 malformed request line"),
+        (" / HTTP/1.1", "400 malformed request line"),
+        ("GET  HTTP/1.1", "400 malformed request line"),
+        ("GET /", "400 malformed request line"),
+        ("G@T / HTTP/1.1", "400 malformed method"),
+        ("GET /\u{7F} HTTP/1.1", "400 malformed request target"),
+        ("GET / HTTP/2.0", "505 only HTTP/1.0 and HTTP/1.1 are served"),
+        ("GET / HTTX/1.1", "400 malformed HTTP version"),
+        ("GET / ", "400 malformed HTTP version"),
+        ("GET / http/1.1", "400 malformed HTTP version"),
+        ("GET x HTTP/1.1", "400 the request target must be a path"),
+        ("GET / HTTP/1.1\r\n folded: x", "400 obsolete header line folding is not accepted"),
+        ("GET / HTTP/1.1\r\nNoColon", "400 malformed header line"),
+        ("GET / HTTP/1.1\r\n: v", "400 malformed header line"),
+        ("GET / HTTP/1.1\r\nA: b\n\nC: d", "400 malformed header line"),
+        ("GET / HTTP/1.1\r\nBad Name: v", "400 malformed header name"),
+        ("GET / HTTP/1.1\r\nX: a\u{01}b", "400 control character in a header value"),
+        ("GET / HTTP/1.1\r\nContent-Length: 12a", "400 invalid Content-Length"),
+        ("GET / HTTP/1.1\r\nContent-Length: ", "400 invalid Content-Length"),
+        ("GET / HTTP/1.1\r\nContent-Length: -1", "400 invalid Content-Length"),
+        ("GET / HTTP/1.1\r\nContent-Length: 1234567890123456", "400 invalid Content-Length"),
+        ("GET / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6", "400 conflicting Content-Length headers"),
+        ("GET / HTTP/1.1\r\nTransfer-Encoding: gzip, Chunked", "411 chunked request bodies are not accepted; send Content-Length"),
+        ("GET / HTTP/1.1\r\nTransfer-Encoding: gzip", "501 unsupported Transfer-Encoding"),
+        ("GET / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked", "400 both Transfer-Encoding and Content-Length"),
+        ("GET / HTTP/1.1\r\nExpect: later", "417 unsupported Expect: later"),
+        ("POST /validate HTTP/1.1\r\nContent-Length: 5\r\ncontent-length: 5",
+         "POST /validate length=5 keepAlive=true continue=false [Content-Length=5|content-length=5]"),
+        ("POST /v HTTP/1.1\r\nContent-Length: 007\r\nExpect: 100-continue",
+         "POST /v length=7 keepAlive=true continue=true [Content-Length=007|Expect=100-continue]"),
+        ("\r\n\nGET /a?b=c HTTP/1.0\nX-A:   v w \t\nX-B:\r",
+         "GET /a?b=c length=0 keepAlive=false continue=false [X-A=v w|X-B=]"),
+        ("GET / HTTP/1.0\r\nConnection: Upgrade, Keep-Alive", "GET / length=0 keepAlive=true continue=false [Connection=Upgrade, Keep-Alive]"),
+        ("GET / HTTP/1.0\r\nExpect: 100-continue", "GET / length=0 keepAlive=false continue=false [Expect=100-continue]"),
+        ("GET / HTTP/1.1\r\nConnection: close", "GET / length=0 keepAlive=false continue=false [Connection=close]"),
+        ("GET / HTTP/1.1\r\nX: caf\u{E9}", "GET / length=0 keepAlive=true continue=false [X=caf\u{E9}]"),
+    ])
+    func refusesOrReadsEachHeadAsTheServerMust(text: String, expected: String) {
+        #expect(Self.outcome(text) == expected)
+    }
+
     @Test func parsesFramingHeadersCaseInsensitively() throws {
         let text = "POST /validate?timeout=5s HTTP/1.1\r\nHOST: a\r\ncontent-LENGTH: 3\r\nConnection: Close\r\nExpect: 100-Continue"
         let head = try Array(text.utf8).withUnsafeBytes { (buffer) throws(HTTPHead.Rejection) in try HTTPHead.parse(buffer) }
