@@ -11,9 +11,9 @@ import Synchronization
 public final class KubeClient: Sendable {
     /// Tuning knobs; the defaults suit the webhook.
     public struct Options: Sendable {
-        /// Idle keep-alive connections kept for reuse; more are closed after use. As many as the pod
-        /// annotator runs patches at once, so a refusal's patches find their connections open instead of
-        /// paying a TLS handshake each (about 50 KB of TLS buffers per idle connection).
+        /// Idle keep-alive connections kept for reuse; more are closed after use. The pod annotator runs
+        /// as many patches at once, so a refusal's patches find their connections open instead of paying
+        /// a TLS handshake each (about 50 KB of TLS buffers per idle connection).
         public var maxIdleConnections: Int = 32
         /// The deadline of a call that does not pass one.
         public var requestTimeout: Duration = .seconds(30)

@@ -138,6 +138,9 @@ enum Kustomize {
         }
     }
 
+    /// How long one kubectl run may take (a render takes well under a second).
+    static let kubectlTimeout: TimeInterval = 120
+
     /// Runs kubectl with `arguments`; its standard output, or an error carrying its standard error.
     private static func run(kubectl arguments: [String]) throws -> String {
         let process = Process()
@@ -158,8 +161,19 @@ enum Kustomize {
         process.standardOutput = output
         process.standardError = errorFile
         try process.run()
+        // A kubectl that hangs (a plugin, a lock) fails the test instead of holding the run until CI's
+        // own timeout: after `kubectlTimeout` it is terminated, which closes its output.
+        let timedOut = Locked(false)
+        DispatchQueue.global().asyncAfter(deadline: .now() + kubectlTimeout) {
+            guard process.isRunning else { return }
+            timedOut.withLock { $0 = true }
+            process.terminate()
+        }
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
+        if timedOut.withLock({ $0 }) {
+            throw DeployTestError("kubectl \(arguments.joined(separator: " ")) did not finish within \(Int(kubectlTimeout)) s")
+        }
         guard process.terminationStatus == 0 else {
             let message = (try? String(contentsOf: errorURL, encoding: .utf8)) ?? ""
             throw DeployTestError(
