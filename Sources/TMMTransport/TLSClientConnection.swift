@@ -100,7 +100,9 @@ public final class TLSClientConnection {
         guard !isClosed else { return true }
         var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
         guard Glibc.poll(&p, 1, 0) >= 0 else { return true }
-        if p.revents == 0 && tls.pending == 0 { return false }
+        // OpenSSL reads ahead: a record that came with the last response (a close_notify, say) may sit
+        // in its buffer, undecrypted, where neither `poll` nor `SSL_pending` sees it.
+        if p.revents == 0 && !tls.hasBufferedInput { return false }
         if p.revents & Int16(POLLERR | POLLHUP | POLLNVAL) != 0 { return true }
         let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 1, alignment: 1)
         defer { scratch.deallocate() }

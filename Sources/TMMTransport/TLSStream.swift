@@ -90,9 +90,6 @@ final class TLSStream {
         ERR_clear_error()
     }
 
-    /// Bytes already decrypted and buffered inside OpenSSL.
-    var pending: Int { Int(SSL_pending(ssl)) }
-
     /// OpenSSL holds received bytes the socket no longer shows: decrypted ones not yet read, or records
     /// read ahead from the socket with an earlier one and not yet decrypted (which `pending` does not
     /// count). They may be less than a whole record.
