@@ -40,16 +40,19 @@ public final class TLSClientConnection {
             case .wantRead: try wait(for: Int16(POLLIN), deadline: deadline)
             case .wantWrite: try wait(for: Int16(POLLOUT), deadline: deadline)
             case .closed:
-                Glibc.close(fd)
+                close(notifyingPeer: false)
                 throw Failure("\(host):\(port) closed the connection during the TLS handshake")
             case .failed(let reason):
                 let verify = tls.verifyError.map { " (certificate: \($0))" } ?? ""
-                Glibc.close(fd)
+                close(notifyingPeer: false)
                 throw Failure("TLS handshake with \(host):\(port) failed: \(reason)\(verify)")
             }
         }
     }
 
+    /// Closes the socket unless `close` did. A throw from `init` after every property is set runs this
+    /// too, so the failure paths there close through `close(notifyingPeer:)`, never directly: a second
+    /// `close` of the number would close whatever descriptor another thread has been given since.
     deinit { if !isClosed { Glibc.close(fd) } }
 
     /// The negotiated TLS version, e.g. `TLSv1.3`.
