@@ -403,6 +403,11 @@ def main():
         annotated = [l for l in log_lines(log_path) if l.get("msg") == "annotated pods"]
         if annotated:
             print(f"refusals annotated {[int(l.get('patched', 0)) for l in annotated]} pods each")
+            # Within a refusal: its slowest and median patch, patches tried again, connections opened.
+            print("patches within a refusal: " + "; ".join(
+                f"{field} {summary([float(l.get(field, 0)) for l in annotated])}" for field in ("medianMs", "slowestMs")) +
+                f"; retries {sum(int(l.get('retries', 0)) for l in annotated)}, new connections "
+                f"{sum(int(l.get('newConnections', 0)) for l in annotated)} in {len(annotated)} refusals")
         print(f"wrong decisions ({len(wrong)}): " + ("; ".join(wrong) if wrong else "none"))
         status = proc_status(webhook.pid)
         print(f"memory at the end: VmRSS {status['VmRSS']}, VmHWM {status['VmHWM']}")

@@ -171,8 +171,13 @@ import TMMTransport
         let decider = try Self.replica(fake)
         defer { decider.stop() }
         let pods = [PodRef(namespace: "store", name: "db-2")]
+        var timings: [AnnotationOutcome.Timing] = []
+        /// The counts (the timing goes to `timings`).
         func annotate(_ reason: String) -> AnnotationOutcome {
-            decider.backend.annotate(pods, key: "emm-failure", value: reason, deadline: deadline(5))
+            var outcome = decider.backend.annotate(pods, key: "emm-failure", value: reason, deadline: deadline(5))
+            timings.append(outcome.timing)
+            outcome.timing = .init()
+            return outcome
         }
         func patches() -> Int { fake.api.requests.count { $0.method == "PATCH" } }
         #expect(annotate("TooManyExistingFailures") == AnnotationOutcome(patched: 1))
@@ -188,6 +193,9 @@ import TMMTransport
         }
         #expect(annotate("NotEnoughResources") == AnnotationOutcome(patched: 1))
         #expect(patches() == written + 2)
+        // A write has a duration; no write has none.
+        #expect(timings.map { $0.slowest > .zero } == [true, false, true, true])
+        #expect(timings.allSatisfy { $0.median <= $0.slowest && $0.retries == 0 })
     }
 
     /// A forged admitted entry for a node that never enters holds its slot only until its deadline and margin.

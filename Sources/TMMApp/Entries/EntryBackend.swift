@@ -74,11 +74,23 @@ public struct AnnotationOutcome: Sendable, Equatable {
     public var failed = 0
     /// The pod already carried the same value, written recently enough: left as it was, no write.
     public var unchanged = 0
+    /// Where the time went, for the log: the slowest and the median write (first try to last), writes
+    /// tried again, and connections to the API server opened meanwhile (a handshake each).
+    public var timing = Timing()
     public var total: Int { patched + gone + failed + unchanged }
-    public init(patched: Int = 0, gone: Int = 0, failed: Int = 0, unchanged: Int = 0) {
+    public init(patched: Int = 0, gone: Int = 0, failed: Int = 0, unchanged: Int = 0, timing: Timing = Timing()) {
         self.patched = patched
         self.gone = gone
         self.failed = failed
         self.unchanged = unchanged
+        self.timing = timing
+    }
+
+    public struct Timing: Sendable, Equatable {
+        public var slowest = Duration.zero
+        public var median = Duration.zero
+        public var retries = 0
+        public var connectionsOpened = 0
+        public init() {}
     }
 }

@@ -144,7 +144,9 @@ final class EntryPipeline<Backend: EntryBackend>: EntryDecider {
                     "pods": "\(verdict.relatedPods.prefix(20).map(\.description).joined(separator: ","))",
                     "patched": "\(result.patched)", "gone": "\(result.gone)", "failed": "\(result.failed)",
                     "unchanged": "\(result.unchanged)",
-                    "ms": "\(annotateMs)",
+                    "ms": "\(annotateMs)", "slowestMs": "\(result.timing.slowest.inMilliseconds)",
+                    "medianMs": "\(result.timing.median.inMilliseconds)", "retries": "\(result.timing.retries)",
+                    "newConnections": "\(result.timing.connectionsOpened)",
                 ])
             if result.failed > 0, !outcome.decision.allowed {
                 outcome.decision.message = (outcome.decision.message ?? "") + " (\(result.failed) of \(result.total) pods could not be annotated)"

@@ -166,7 +166,14 @@ final class LiveBackend: EntryBackend {
                 return (stale, pods.count - stale.count)
             }
         } ?? (pods, 0)
+        let connectionsBefore = client.connectionsOpened
         let result = annotator.annotate(pods, key: key, value: value, now: now, deadline: deadline)
+        var timing = AnnotationOutcome.Timing()
+        let durations = result.durations.sorted()
+        timing.slowest = durations.last ?? .zero
+        timing.median = durations.isEmpty ? .zero : durations[durations.count / 2]
+        timing.retries = result.retries
+        timing.connectionsOpened = client.connectionsOpened - connectionsBefore
         // Mirror the change into the cache at once (the watch will confirm it): the next decision, the
         // reconciler and `status` see it without waiting for the event.
         cache.withStore { store, _ in
@@ -176,7 +183,7 @@ final class LiveBackend: EntryBackend {
                     namespace: pod.namespace, pod: pod.name, key: PodAnnotator.writtenAtKey, value: value == nil ? nil : String(now))
             }
         }
-        return AnnotationOutcome(patched: result.patched, gone: result.gone, failed: result.failed, unchanged: unchanged)
+        return AnnotationOutcome(patched: result.patched, gone: result.gone, failed: result.failed, unchanged: unchanged, timing: timing)
     }
 
     func pods(onNode node: String, carrying key: String) -> [PodRef] {

@@ -30,6 +30,10 @@ public struct PodAnnotator: Sendable {
         public var patched = 0
         public var gone = 0
         public var failed = 0
+        /// How long each pod's write took, first try to last (in the order they finished).
+        public var durations: [Duration] = []
+        /// Writes tried again (409, 429, 5xx, a broken connection).
+        public var retries = 0
         public var total: Int { patched + gone + failed }
     }
 
@@ -53,8 +57,12 @@ public struct PodAnnotator: Sendable {
                 while true {
                     let index = next.add(1, ordering: .relaxed).oldValue
                     if index >= pods.count { return }
-                    let result = patchOne(pods[index], body: body, deadline: deadline)
+                    let started = Deadline.now()
+                    let (result, retries) = patchOne(pods[index], body: body, deadline: deadline)
+                    let took = Deadline.now() - started
                     outcome.withLock { o in
+                        o.durations.append(took)
+                        o.retries += retries
                         switch result {
                         case .patched: o.patched += 1
                         case .gone: o.gone += 1
@@ -70,21 +78,22 @@ public struct PodAnnotator: Sendable {
 
     enum Result { case patched, gone, failed }
 
-    private func patchOne(_ pod: PodRef, body: [UInt8], deadline: Deadline) -> Result {
+    /// Patches one pod; returns what happened and how many times it was tried again.
+    private func patchOne(_ pod: PodRef, body: [UInt8], deadline: Deadline) -> (Result, Int) {
         var attempt = 0
         while !deadline.hasPassed() {
             do throws(KubeError) {
                 try client.patch("/api/v1/namespaces/\(pod.namespace)/pods/\(pod.name)", mergePatchBody: body, deadline: deadline)
-                return .patched
+                return (.patched, attempt)
             } catch {
-                if error.isNotFound { return .gone }
-                guard error.isRetryable || error.isConflict else { return .failed }
+                if error.isNotFound { return (.gone, attempt) }
+                guard error.isRetryable || error.isConflict else { return (.failed, attempt) }
                 attempt += 1
                 let pause = min(.milliseconds(25) * (1 << min(attempt, 5)), Duration.milliseconds(500))
-                if Deadline.now() + pause >= deadline { return .failed }
+                if Deadline.now() + pause >= deadline { return (.failed, attempt) }
                 usleep(UInt32(pause.totalNanoseconds / 1000))
             }
         }
-        return .failed
+        return (.failed, attempt)
     }
 }
