@@ -11,7 +11,8 @@ node at once), reports for each kind of request the API server's and etcd's CPU 
 
   * a GET of the pod (the floor: TLS, HTTP, authentication, authorization, encoding);
   * a merge patch that changes nothing (everything of a write but the etcd transaction);
-  * the webhook's patch (a merge patch of two annotations), answered in JSON and in protobuf;
+  * the webhook's patch (a merge patch of two annotations), answered in JSON, in protobuf, and as
+    metadata only (PartialObjectMetadata), and sent with fieldValidation=Ignore;
   * the same change as a JSON patch (RFC 6902).
 
 Then, with a watch open on the pods (a client of its own thread, reading the stream as it comes), the
@@ -68,14 +69,14 @@ def run(cp, args):
     local = threading.local()
     answers = []  # (resourceVersion, monotonic time the answer was read)
 
-    def send(method, i, body=None, content_type=None, accept="application/json"):
+    def send(method, i, body=None, content_type=None, accept="application/json", query=""):
         conn = getattr(local, "conn", None)
         if conn is None:
             conn = local.conn = http.client.HTTPSConnection("127.0.0.1", cp.port, context=context)
         headers = dict(auth, Accept=accept)
         if content_type:
             headers["Content-Type"] = content_type
-        conn.request(method, f"/api/v1/namespaces/default/pods/p{i}", body=body, headers=headers)
+        conn.request(method, f"/api/v1/namespaces/default/pods/p{i}{query}", body=body, headers=headers)
         response = conn.getresponse()
         text = response.read()
         at = time.monotonic()
@@ -92,11 +93,15 @@ def run(cp, args):
                            {"op": "add", "path": "/metadata/annotations/tmm-webhook.io~1emm-failure-at", "value": str(time.time_ns())}]).encode()
 
     protobuf = "application/vnd.kubernetes.protobuf"
+    # The answer as PartialObjectMetadata: the API server encodes the metadata only.
+    metadata_only = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
     kinds = [
         ("GET", lambda i, r: send("GET", i)),
         ("merge patch, no change", lambda i, r: send("PATCH", i, b'{"metadata":{"annotations":{"x":"y"}}}', "application/merge-patch+json")),
         ("merge patch (the webhook's)", lambda i, r: send("PATCH", i, merge(f"v{r}"), "application/merge-patch+json")),
         ("merge patch, protobuf answer", lambda i, r: send("PATCH", i, merge(f"v{r}"), "application/merge-patch+json", protobuf)),
+        ("merge patch, metadata answer", lambda i, r: send("PATCH", i, merge(f"w{r}"), "application/merge-patch+json", metadata_only)),
+        ("merge patch, no field check", lambda i, r: send("PATCH", i, merge(f"x{r}"), "application/merge-patch+json", query="?fieldValidation=Ignore")),
         ("JSON patch", lambda i, r: send("PATCH", i, json_patch(f"v{r}"), "application/json-patch+json")),
     ]
     apiserver, etcd = cp.procs[1].pid, cp.procs[0].pid

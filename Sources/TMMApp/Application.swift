@@ -60,7 +60,10 @@ struct Application {
             settings.podName = options.podName ?? hostName()
             settings.freshnessWait = options.freshnessWait
             settings.annotationRefresh = min(settings.annotationRefresh, options.annotationGrace / 2)
-            let backend = LiveBackend(client: client, config: config, settings: settings, logger: logger) { resource, status in
+            let backend = LiveBackend(
+                client: client, config: config, settings: settings, logger: logger,
+                onWriteDelivered: { resource, delay in metrics.writeDelivered(resource: resource.name, delay: delay) }
+            ) { resource, status in
                 metrics.cacheActivity(resource: resource.name, status: status)
             }
             let decider = EntryPipeline(backend: backend, config: config, logger: logger, metrics: metrics)

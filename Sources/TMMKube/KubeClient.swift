@@ -106,9 +106,12 @@ public final class KubeClient: Sendable {
     }
 
     /// PATCHes `path` with a JSON merge patch serialized once by the caller (the same patch for many
-    /// objects), for a caller that needs only to know it was applied: the object sent back is not decoded.
-    public func patch(_ path: String, mergePatchBody body: [UInt8], deadline: Deadline? = nil) throws(KubeError) {
-        _ = try request(method: "PATCH", path: path, body: body, contentType: "application/merge-patch+json", deadline: deadline)
+    /// objects), for a caller that needs only to know it was applied: of the object sent back, only its
+    /// resourceVersion is read (nil when it has none that is a number).
+    @discardableResult
+    public func patch(_ path: String, mergePatchBody body: [UInt8], deadline: Deadline? = nil) throws(KubeError) -> UInt64? {
+        let response = try request(method: "PATCH", path: path, body: body, contentType: "application/merge-patch+json", deadline: deadline)
+        return UInt64(KubeList.metadata(of: response.body).resourceVersion)
     }
 
     /// POSTs `body` to the collection `path` and returns the created object.

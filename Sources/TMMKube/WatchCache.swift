@@ -25,6 +25,11 @@ public final class WatchCache<Store: WatchCacheStore>: Sendable {
         public var maxQuiet: Duration = .seconds(150)
         /// The longest pause between two attempts while the API server is unreachable (jittered ±50 %).
         public var maxBackoff: Duration = .seconds(2)
+        /// How long the freshness check waits for an event already on the wire: a resource that has not
+        /// reached the API server's resourceVersion passes as quiet only when nothing arrived for it this
+        /// long into the wait. The delay of the webhook's own writes is measured against it (a warning
+        /// when one takes longer).
+        public var quietAfter: Duration = .milliseconds(100)
         public init() {}
     }
 
@@ -59,6 +64,11 @@ public final class WatchCache<Store: WatchCacheStore>: Sendable {
         var store: Store
         var status: [Resource: ResourceStatus]
         var stopped = false
+        /// The webhook's own writes, timed to their events, by resource (only those written through
+        /// ``expectWrites(to:)`` and ``wrote(_:_:)``).
+        var deliveries: [Resource: WriteDeliveryLog] = [:]
+        /// When a write's event last came later than `quietAfter` (the warning is logged once a minute).
+        var lastSlowDeliveryWarning = Deadline.distantPast
     }
 
     public let client: KubeClient
@@ -67,15 +77,19 @@ public final class WatchCache<Store: WatchCacheStore>: Sendable {
     private let logger: Logger
     /// Called after every change of `resource` (for metrics and side effects), outside the lock.
     private let onChange: @Sendable (Resource, ResourceStatus) -> Void
+    /// Called with the delay of each timed write's event (``wrote(_:_:)``), outside the lock.
+    private let onWriteDelivered: @Sendable (Resource, Duration) -> Void
 
     public init(
         client: KubeClient, store: Store, settings: Settings = Settings(), logger: Logger,
+        onWriteDelivered: @escaping @Sendable (Resource, Duration) -> Void = { _, _ in },
         onChange: @escaping @Sendable (Resource, ResourceStatus) -> Void = { _, _ in }
     ) {
         self.client = client
         self.settings = settings
         self.logger = logger
         self.onChange = onChange
+        self.onWriteDelivered = onWriteDelivered
         var status: [Resource: ResourceStatus] = [:]
         for resource in Resource.allCases { status[resource] = ResourceStatus() }
         self.shared = Locked(Shared(store: store, status: status))
@@ -139,7 +153,8 @@ public final class WatchCache<Store: WatchCacheStore>: Sendable {
     /// (``ResourceStatus/isHealthy(now:maxQuiet:)``: among others, its watch accepted by the API server),
     /// and nothing has arrived for it since `quietAfter` into the wait and `quietAfter` after its watch
     /// was accepted (the time an event already on the wire takes to arrive).
-    public func waitUntilFresh(resourceVersion: UInt64, wait: Duration = .seconds(1), quietAfter: Duration = .milliseconds(100)) -> String? {
+    public func waitUntilFresh(resourceVersion: UInt64, wait: Duration = .seconds(1), quietAfter: Duration? = nil) -> String? {
+        let quietAfter = quietAfter ?? settings.quietAfter
         let start = Deadline.now()
         let end = start + max(wait, .zero)
         let quiet = start + max(quietAfter, .zero)
@@ -338,7 +353,11 @@ public final class WatchCache<Store: WatchCacheStore>: Sendable {
 
     private func apply(_ event: KubeWatchEvent, to resource: Resource) {
         let version = event.resourceVersion ?? ""
+        var delivered: Duration?
         let status = shared.withLock { s -> ResourceStatus in
+            if event.type != .bookmark, s.deliveries[resource] != nil, let number = UInt64(version) {
+                delivered = s.deliveries[resource]!.eventArrived(number, now: .now())
+            }
             if event.type != .bookmark {
                 do throws(KubeError) {
                     try s.store.apply(resource, event: event)
@@ -358,5 +377,46 @@ public final class WatchCache<Store: WatchCacheStore>: Sendable {
             return st
         }
         onChange(resource, status)
+        if let delivered { reportDeliveries(resource, [delivered]) }
+    }
+
+    // MARK: Timing the webhook's own writes
+
+    /// Writes to `resource` are about to be made (and timed with ``wrote(_:_:)``): events that arrive
+    /// before their write's answer is read are noted from now on.
+    public func expectWrites(to resource: Resource) {
+        shared.withLock { s in s.deliveries[resource, default: WriteDeliveryLog()].begin() }
+    }
+
+    /// The writes made since ``expectWrites(to:)``, answered: each one's event is timed from its answer
+    /// (``Settings/quietAfter`` is what the freshness check assumes it takes at most).
+    public func wrote(_ resource: Resource, _ writes: [AnsweredWrite]) {
+        let delays = shared.withLock { s in s.deliveries[resource, default: WriteDeliveryLog()].answered(writes, now: .now()) }
+        reportDeliveries(resource, delays)
+    }
+
+    /// Writes answered whose event has not arrived yet (tests).
+    public func writesAwaitingEvents(_ resource: Resource) -> Int {
+        shared.withLock { $0.deliveries[resource]?.awaitingCount ?? 0 }
+    }
+
+    private func reportDeliveries(_ resource: Resource, _ delays: [Duration]) {
+        guard let slowest = delays.max() else { return }
+        for delay in delays { onWriteDelivered(resource, delay) }
+        guard slowest > settings.quietAfter else { return }
+        let now = Deadline.now()
+        let warn = shared.withLock { s in
+            guard now - s.lastSlowDeliveryWarning >= .seconds(60) else { return false }
+            s.lastSlowDeliveryWarning = now
+            return true
+        }
+        if warn {
+            logger.warning(
+                "a write's event came later than the freshness check's quiet wait allows for: a decision may have missed a change made just before it",
+                metadata: [
+                    "resource": "\(resource.name)", "delayMs": "\(slowest.inMilliseconds)",
+                    "quietAfterMs": "\(settings.quietAfter.inMilliseconds)",
+                ])
+        }
     }
 }

@@ -134,6 +134,8 @@ struct RealAPIServerTests {
     // soon as kubectl returns; a MaintenanceRejected Event says why.
     @Test func deniedEntryAnnotatesPodsBeforeKubectlReturns() throws {
         let known = try eventNames("q1")
+        let timed = #"tmm_webhook_watch_write_delay_seconds_count{resource="pods"}"#
+        let timedBefore = h.webhook.metric(timed) ?? 0
         let result = try h.enter("q1")
         let annotations = try h.failureAnnotations()  // read at once: no waiting
         #expect(denied(result, "TooManyExistingFailures"), "\(result)")
@@ -142,6 +144,10 @@ struct RealAPIServerTests {
         #expect(try h.maintenanceTaints(of: "q1").isEmpty)
         let message = try newEvent("q1", reason: "MaintenanceRejected", after: known)
         #expect(message?.hasPrefix("TooManyExistingFailures") == true, "Event: \(message ?? "none")")
+        // Each patch's event was seen on the watch and timed from the patch's answer.
+        #expect(
+            waitUntil(timeout: 10, interval: 0.2) { (h.webhook.metric(timed) ?? 0) >= timedBefore + Double(Self.quorumPods.count) },
+            "\(timed): \(h.webhook.metric(timed).map { "\($0)" } ?? "absent"), \(timedBefore) before")
     }
 
     /// w2 enters; then apps/web-3 turns unready, so escalating w2 to drain would leave the `web` budget

@@ -63,6 +63,17 @@ final class WebhookProcess: Sendable {
         logLines().filter { ($0["msg"] as? String) == "decision" && ["enter", "escalate"].contains($0["transition"] as? String ?? "") }
     }
 
+    /// The value of one sample of GET /metrics (the line starting `series `), or nil.
+    func metric(_ series: String) -> Double? {
+        guard let result = try? execute(["curl", "-sf", "--max-time", "5", "--cacert", caPath, "\(url)/metrics"], timeout: 10),
+            result.succeeded
+        else { return nil }
+        return result.stdout.split(separator: "\n").lazy.compactMap { line -> Double? in
+            guard line.hasPrefix(series + " ") else { return nil }
+            return Double(line.dropFirst(series.count + 1))
+        }.first
+    }
+
     func tail(_ count: Int = 30) -> String { child.withLock { $0 }?.tail(count) ?? "" }
 
     /// POSTs an AdmissionReview straight to /validate (as anyone who can reach the port could), with

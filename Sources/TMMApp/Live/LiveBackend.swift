@@ -45,13 +45,17 @@ final class LiveBackend: EntryBackend {
     /// resource's status (metrics).
     init(
         client: KubeClient, config: PolicyConfig, settings: Settings, cacheSettings: WatchCache<ClusterStore>.Settings = .init(),
-        logger: Logger, onCacheChange: @escaping @Sendable (ClusterStore.Resource, WatchCache<ClusterStore>.ResourceStatus) -> Void = { _, _ in }
+        logger: Logger,
+        onWriteDelivered: @escaping @Sendable (ClusterStore.Resource, Duration) -> Void = { _, _ in },
+        onCacheChange: @escaping @Sendable (ClusterStore.Resource, WatchCache<ClusterStore>.ResourceStatus) -> Void = { _, _ in }
     ) {
         let relay = TransitionRelay()
         let store = ClusterStore(
             keptAnnotationKeys: ClusterState.defaultKeptAnnotationKeys.union([config.annotationKey, PodAnnotator.writtenAtKey]),
             taintKeys: config.taintKeys)
-        let cache = WatchCache(client: client, store: store, settings: cacheSettings, logger: logger) { resource, status in
+        let cache = WatchCache(
+            client: client, store: store, settings: cacheSettings, logger: logger, onWriteDelivered: onWriteDelivered
+        ) { resource, status in
             onCacheChange(resource, status)
             if resource == .nodes { relay.deliver(from: relay.cache) }
         }
@@ -167,7 +171,10 @@ final class LiveBackend: EntryBackend {
             }
         } ?? (pods, 0)
         let connectionsBefore = client.connectionsOpened
+        // Each patch's event is timed against its answer: the delay the freshness check's quiet wait assumes.
+        cache.expectWrites(to: .pods)
         let result = annotator.annotate(pods, key: key, value: value, now: now, deadline: deadline)
+        cache.wrote(.pods, result.written)
         var timing = AnnotationOutcome.Timing()
         let durations = result.durations.sorted()
         timing.slowest = durations.last ?? .zero

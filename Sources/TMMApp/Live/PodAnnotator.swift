@@ -34,6 +34,8 @@ public struct PodAnnotator: Sendable {
         public var durations: [Duration] = []
         /// Writes tried again (409, 429, 5xx, a broken connection).
         public var retries = 0
+        /// The patches applied: the resourceVersion each answer gave the pod, and when it was read.
+        public var written: [AnsweredWrite] = []
         public var total: Int { patched + gone + failed }
     }
 
@@ -59,12 +61,14 @@ public struct PodAnnotator: Sendable {
                     if index >= pods.count { return }
                     let started = Deadline.now()
                     let (result, retries) = patchOne(pods[index], body: body, deadline: deadline)
-                    let took = Deadline.now() - started
+                    let answered = Deadline.now()
                     outcome.withLock { o in
-                        o.durations.append(took)
+                        o.durations.append(answered - started)
                         o.retries += retries
                         switch result {
-                        case .patched: o.patched += 1
+                        case .patched(let version):
+                            o.patched += 1
+                            if let version { o.written.append(AnsweredWrite(resourceVersion: version, answeredAt: answered)) }
                         case .gone: o.gone += 1
                         case .failed: o.failed += 1
                         }
@@ -76,15 +80,19 @@ public struct PodAnnotator: Sendable {
         return outcome.withLock { $0 }
     }
 
-    enum Result { case patched, gone, failed }
+    enum Result {
+        /// With the resourceVersion the answer gave the pod.
+        case patched(UInt64?)
+        case gone, failed
+    }
 
     /// Patches one pod; returns what happened and how many times it was tried again.
     private func patchOne(_ pod: PodRef, body: [UInt8], deadline: Deadline) -> (Result, Int) {
         var attempt = 0
         while !deadline.hasPassed() {
             do throws(KubeError) {
-                try client.patch("/api/v1/namespaces/\(pod.namespace)/pods/\(pod.name)", mergePatchBody: body, deadline: deadline)
-                return (.patched, attempt)
+                let version = try client.patch("/api/v1/namespaces/\(pod.namespace)/pods/\(pod.name)", mergePatchBody: body, deadline: deadline)
+                return (.patched(version), attempt)
             } catch {
                 if error.isNotFound { return (.gone, attempt) }
                 guard error.isRetryable || error.isConflict else { return (.failed, attempt) }
