@@ -232,6 +232,21 @@ def load(cp, nodes, pods, budgets, workers):
     return namespaces, per_app
 
 
+def write_delays(metrics):
+    """The tmm_webhook_watch_write_delay_seconds{resource="pods"} histogram as cumulative counts per bound."""
+    buckets, count = [], 0
+    for line in metrics.splitlines():
+        if line.startswith("tmm_webhook_watch_write_delay_seconds_bucket{") and 'resource="pods"' in line:
+            bound = line.split('le="')[1].split('"')[0]
+            buckets.append((bound, int(float(line.rsplit(" ", 1)[1]))))
+        elif line.startswith('tmm_webhook_watch_write_delay_seconds_count{resource="pods"}'):
+            count = int(float(line.rsplit(" ", 1)[1]))
+    if not count:
+        return "none timed"
+    shown = [f"<= {float(b) * 1000:g} ms: {n}" for b, n in buckets if b != "+Inf" and 0.001 <= float(b) <= 0.25]
+    return f"{count} events; " + ", ".join(shown)
+
+
 def proc_status(pid):
     fields = {}
     with open(f"/proc/{pid}/status") as f:
@@ -409,6 +424,11 @@ def main():
                 f"; retries {sum(int(l.get('retries', 0)) for l in annotated)}, new connections "
                 f"{sum(int(l.get('newConnections', 0)) for l in annotated)} in {len(annotated)} refusals")
         print(f"wrong decisions ({len(wrong)}): " + ("; ".join(wrong) if wrong else "none"))
+        # The freshness check's assumption, measured on the webhook's own patches: how long after each
+        # patch's answer its event came on the watch (the quiet wait allows 100 ms).
+        conn = http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=5)
+        conn.request("GET", "/metrics")
+        print("watch delay of the webhook's own patches: " + write_delays(conn.getresponse().read().decode()))
         status = proc_status(webhook.pid)
         print(f"memory at the end: VmRSS {status['VmRSS']}, VmHWM {status['VmHWM']}")
     finally:

@@ -60,8 +60,10 @@ struct Application {
             settings.podName = options.podName ?? hostName()
             settings.freshnessWait = options.freshnessWait
             settings.annotationRefresh = min(settings.annotationRefresh, options.annotationGrace / 2)
+            var cacheSettings = WatchCache<ClusterStore>.Settings()
+            cacheSettings.quietAfter = options.freshnessQuiet
             let backend = LiveBackend(
-                client: client, config: config, settings: settings, logger: logger,
+                client: client, config: config, settings: settings, cacheSettings: cacheSettings, logger: logger,
                 onWriteDelivered: { resource, delay in metrics.writeDelivered(resource: resource.name, delay: delay) }
             ) { resource, status in
                 metrics.cacheActivity(resource: resource.name, status: status)

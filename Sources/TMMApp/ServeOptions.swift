@@ -24,6 +24,8 @@ public struct ServeOptions: Sendable {
     public var podName: String?
     /// Freshness wait and annotation grace period (live mode).
     public var freshnessWait: Duration = .seconds(1)
+    /// How long an event already on the wire is given to arrive (the freshness check's quiet wait).
+    public var freshnessQuiet: Duration = .milliseconds(100)
     public var annotationGrace: Duration = .seconds(600)
     /// The ConfigMap the policy file comes from (a refused policy is reported as an Event on it).
     public var policyConfigMap: String = "tmm-webhook-policy"

@@ -184,7 +184,7 @@ public final class WebhookMetrics: HTTPServerObserver {
 
     /// How long after the webhook's own write (an annotation patch) was answered its event came on the
     /// watch: `tmm_webhook_watch_write_delay_seconds`. The freshness check assumes at most its quiet wait
-    /// (100 ms); alert when the p99 comes near it.
+    /// (`--freshness-quiet`, 100 ms by default); alert when the p99 comes near it.
     public func writeDelivered(resource: String, delay: Duration) {
         let histogram = handles.withLock { h in
             if let existing = h.writeDelays[resource] { return existing }
@@ -231,7 +231,7 @@ public final class WebhookMetrics: HTTPServerObserver {
         "tmm_webhook_policy_reloads_total": "Reloads of the policy file after it changed, by result.",
         "tmm_webhook_cache_synced": "1 when the watch cache holds a complete list of the resource, else 0 (live mode).",
         "tmm_webhook_cache_healthy": "1 when the freshness check would trust the resource's quiet watch stream (synced, watching, alive within the quiet limit), else 0; alert on 0.",
-        "tmm_webhook_watch_write_delay_seconds": "Time from the answer to one of the webhook's own writes (an annotation patch) to its event on the watch, by resource; the freshness check assumes at most its 100 ms quiet wait.",
+        "tmm_webhook_watch_write_delay_seconds": "Time from the answer to one of the webhook's own writes (an annotation patch) to its event on the watch, by resource; the freshness check assumes at most its quiet wait (--freshness-quiet, 100 ms by default).",
         "tmm_webhook_cache_silence_seconds": "Seconds since the resource's watch stream last showed life (event, bookmark, list or reopened watch); -1 before the first.",
     ]
 

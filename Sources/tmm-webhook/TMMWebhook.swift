@@ -142,6 +142,9 @@ struct Serve: ParsableCommand {
     @Option(help: "How long an entry decision waits for the cache to catch up with the API server (env TMM_FRESHNESS_WAIT; default 1s).")
     var freshnessWait: String?
 
+    @Option(help: "How long the freshness check allows an event already on the wire to arrive, before a quiet resource counts as current (env TMM_FRESHNESS_QUIET; default 100ms; raise it when tmm_webhook_watch_write_delay_seconds comes near it).")
+    var freshnessQuiet: String?
+
     @Option(help: "How long before the reconciler removes a failure annotation from a pod whose node is not in maintenance (env TMM_ANNOTATION_GRACE; default 600s).")
     var annotationGrace: String?
 
@@ -188,6 +191,16 @@ struct Serve: ParsableCommand {
         o.podName = try Setting.resolve(podName, flag: "--pod-name", env: "TMM_POD_NAME", Setting.text)
         o.freshnessWait = try Setting.resolve(
             freshnessWait, flag: "--freshness-wait", env: "TMM_FRESHNESS_WAIT", default: o.freshnessWait, Setting.duration())
+        o.freshnessQuiet = try Setting.resolve(
+            freshnessQuiet, flag: "--freshness-quiet", env: "TMM_FRESHNESS_QUIET", default: o.freshnessQuiet,
+            Setting.duration(minimum: .milliseconds(10)))
+        // A quiet wait as long as the whole wait would fail every entry on a quiet cluster closed.
+        guard o.freshnessQuiet < o.freshnessWait else {
+            throw Setting.BadValue(
+                origin: freshnessQuiet == nil ? "TMM_FRESHNESS_QUIET" : "--freshness-quiet",
+                value: freshnessQuiet ?? Setting.environment("TMM_FRESHNESS_QUIET") ?? "",
+                expected: "shorter than the freshness wait (\(Int(o.freshnessWait.inMilliseconds)) ms)")
+        }
         o.annotationGrace = try Setting.resolve(
             annotationGrace, flag: "--annotation-grace", env: "TMM_ANNOTATION_GRACE", default: o.annotationGrace, Setting.duration())
         return o
