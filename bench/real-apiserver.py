@@ -284,6 +284,8 @@ def main():
     parser.add_argument("--churn-seconds", type=int, default=60)
     parser.add_argument("--workers", type=int, default=16, help="concurrent API calls while loading")
     parser.add_argument("--webhook", default=f"{ROOT}/.build/release/tmm-webhook")
+    parser.add_argument("--webhook-arg", action="append", default=[], metavar="ARG",
+                        help="an extra argument for `tmm-webhook serve` (repeat it), e.g. --webhook-arg=--freshness-quiet=60ms")
     parser.add_argument("--apiserver", default=os.environ.get("TMM_KUBE_APISERVER", "/tmp/kube-apiserver-v1.36.2/kube-apiserver"))
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, data)")
     parser.add_argument("--seed", type=int, default=42)
@@ -311,7 +313,8 @@ def main():
         log_path = f"{directory}/webhook.log"
         started = time.monotonic()
         webhook = subprocess.Popen([args.webhook, "serve", "--kubeconfig", cp.webhook, "--listen", f"127.0.0.1:{port}", "--tls-cert", cert,
-                                    "--tls-key", key, "--namespace", "tmm-system", "--pod-name", "tmm-webhook-bench", "--log-format", "json"],
+                                    "--tls-key", key, "--namespace", "tmm-system", "--pod-name", "tmm-webhook-bench", "--log-format", "json"]
+                                   + args.webhook_arg,
                                    stdout=open(log_path, "ab"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         context = ssl.create_default_context(cafile=cp.ca)
         while True:
