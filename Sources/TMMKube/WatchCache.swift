@@ -395,11 +395,6 @@ public final class WatchCache<Store: WatchCacheStore>: Sendable {
         reportDeliveries(resource, delays)
     }
 
-    /// Writes answered whose event has not arrived yet (tests).
-    public func writesAwaitingEvents(_ resource: Resource) -> Int {
-        shared.withLock { $0.deliveries[resource]?.awaitingCount ?? 0 }
-    }
-
     private func reportDeliveries(_ resource: Resource, _ delays: [Duration]) {
         guard let slowest = delays.max() else { return }
         for delay in delays { onWriteDelivered(resource, delay) }
