@@ -10,7 +10,7 @@ import TMMTestSupport
         let serving = try TestCertificates()
         let callers = try TestCertificates()
         let (cert, key) = try callers.clientCertificate(name: "kube-apiserver")
-        let port = 20000 + Int.random(in: 0..<20000)
+        let port = try freePort()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try webhookExecutable())
         process.arguments = [

@@ -56,7 +56,7 @@ import TMMJSON
     /// directory (its development CA in `certs/`), until /readyz answers.
     static func serve(environment: [String: String]) throws -> (Process, port: Int, ca: String) {
         let work = try temporaryDirectory()
-        let port = 20000 + Int.random(in: 0..<20000)
+        let port = try freePort()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try webhookExecutable())
         process.arguments = ["serve", "--state", packageRoot + "/samples/cluster.json", "--log-level", "error"]

@@ -137,7 +137,7 @@ import TMMTransport
     @Test func serveWithoutFlagsMakesADevelopmentCertificateAndStopsCleanlyOnSIGTERM() throws {
         let work = NSTemporaryDirectory() + "tmm-serve-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
-        let port = 20000 + Int.random(in: 0..<20000)
+        let port = try freePort()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try webhookExecutable())
         process.arguments = ["serve", "--listen", "127.0.0.1:\(port)"]
@@ -162,7 +162,7 @@ import TMMTransport
     @Test func quickStartSamplesGiveTheDocumentedAnswers() throws {
         let work = NSTemporaryDirectory() + "tmm-qs-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
-        let port = 20000 + Int.random(in: 0..<20000)
+        let port = try freePort()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try webhookExecutable())
         process.arguments = ["serve", "--listen", "127.0.0.1:\(port)", "--state", packageRoot + "/samples/cluster.json"]

@@ -147,13 +147,17 @@ struct NamesStore: WatchCacheStore {
         let fake = try FakeAPIServer()
         defer { fake.stop() }
         fake.api.setWatchScript([.pause(milliseconds: 60_000)])
-        // The first budget watch ends after 300 ms; the next one is asked for while the server answers nothing.
-        fake.api.queueWatchScripts([[.pause(milliseconds: 300)]], for: "/apis/policy/v1/poddisruptionbudgets")
+        // The first budget watch ends after 2 s; the next one is asked for while the server answers nothing.
+        fake.api.queueWatchScripts([[.pause(milliseconds: 2_000)]], for: "/apis/policy/v1/poddisruptionbudgets")
         let cache = try cache(fake)
         defer { cache.stop() }
         try waitUntil("sync", timeout: 10) { cache.isSynced }
-        fake.api.setDelay(seconds: 60)
         func budgetWatches() -> Int { fake.api.requests.count { $0.target.hasPrefix("/apis/policy/v1/poddisruptionbudgets?watch") } }
+        // The delay applies to requests received after it is set: the first watch must be in before it
+        // (the sync can end before that watch is asked for; once it came under the delay, and no second
+        // watch followed for a minute).
+        try waitUntil("the first budget watch", timeout: 10) { budgetWatches() >= 1 }
+        fake.api.setDelay(seconds: 60)
         try waitUntil("the budget watch asked for again", timeout: 10) { budgetWatches() >= 2 }
         let verdict = cache.waitUntilFresh(resourceVersion: 10_000, wait: .milliseconds(500))
         #expect(verdict?.contains("poddisruptionbudgets") == true && verdict?.contains("watch not connected") == true, "\(verdict ?? "fresh")")

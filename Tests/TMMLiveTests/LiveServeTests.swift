@@ -11,11 +11,12 @@ import TMMTransport
     final class Served {
         let fake: FakeAPIServer
         let serving: TestCertificates
-        let port = 20000 + Int.random(in: 0..<20000)
+        let port: Int
         let process = Process()
         let log: String
 
         init(extraArguments: [String] = []) throws {
+            port = try freePort()
             fake = try FakeAPIServer()
             fake.api.setWatchScript([.pause(milliseconds: 60_000)])
             let dir = try temporaryDirectory()

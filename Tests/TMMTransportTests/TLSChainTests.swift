@@ -46,7 +46,7 @@ import Logging
     @Test func survivesRunningOutOfFileDescriptors() throws {
         let exe = try webhookExecutable()
         let certificates = try TestCertificates()
-        let port = 20000 + Int.random(in: 0..<20000)
+        let port = try freePort()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
         process.arguments = [
