@@ -142,15 +142,13 @@ import TMMTransport
         process.executableURL = URL(fileURLWithPath: try webhookExecutable())
         process.arguments = ["serve", "--listen", "127.0.0.1:\(port)"]
         process.currentDirectoryURL = URL(fileURLWithPath: work)
-        let log = FileHandle(forWritingAtPath: "/dev/null")
-        process.standardOutput = log
-        process.standardError = log
+        let log = try serverLog(for: process, in: work)
         try process.run()
         defer { if process.isRunning { process.terminate() } }
         let ready = try waitUntil(timeout: 20, interval: 0.1) {
-            try run(["curl", "-s", "--cacert", work + "/certs/ca.crt", "https://localhost:\(port)/readyz"]).output == "ok\n"
+            try !process.isRunning || run(["curl", "-s", "--cacert", work + "/certs/ca.crt", "https://localhost:\(port)/readyz"]).output == "ok\n"
         }
-        #expect(ready, "the server did not become ready")
+        #expect(ready && process.isRunning, "the server did not become ready; its output: \(log())")
         #expect(FileManager.default.fileExists(atPath: work + "/certs/tls.crt"))
         kill(process.processIdentifier, SIGTERM)
         try #require(waitForExit(process, timeout: 10), "still running 10 s after SIGTERM")
@@ -167,14 +165,14 @@ import TMMTransport
         process.executableURL = URL(fileURLWithPath: try webhookExecutable())
         process.arguments = ["serve", "--listen", "127.0.0.1:\(port)", "--state", packageRoot + "/samples/cluster.json"]
         process.currentDirectoryURL = URL(fileURLWithPath: work)
-        process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
-        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        let log = try serverLog(for: process, in: work)
         try process.run()
         defer { if process.isRunning { process.terminate() } }
         let ca = work + "/certs/ca.crt"
-        try waitUntil("the server to be ready", timeout: 20, interval: 0.1) {
-            try run(["curl", "-s", "--cacert", ca, "https://localhost:\(port)/readyz"]).output == "ok\n"
+        let ready = try waitUntil(timeout: 20, interval: 0.1) {
+            try !process.isRunning || run(["curl", "-s", "--cacert", ca, "https://localhost:\(port)/readyz"]).output == "ok\n"
         }
+        try #require(ready && process.isRunning, "the server did not become ready; its output: \(log())")
         func post(_ sample: String) throws -> (String, JSON?) {
             let r = try run([
                 "curl", "-s", "-w", "\n%{http_code}", "--cacert", ca, "-H", "Content-Type: application/json",
@@ -232,4 +230,15 @@ import TMMTransport
         #expect(bad.output.contains("maxNodesInMaintenence"), "\(bad.output)")
         #expect(bad.output.contains("line 2"), "\(bad.output)")
     }
+}
+
+/// Sends `process`'s output to a file in `directory`; returns a reader of it, for failure messages (a
+/// server that cannot bind its port says so there and exits).
+func serverLog(for process: Process, in directory: String) throws -> () -> String {
+    let path = directory + "/server.log"
+    FileManager.default.createFile(atPath: path, contents: nil)
+    let output = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+    process.standardOutput = output
+    process.standardError = output
+    return { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
 }
