@@ -231,14 +231,3 @@ import TMMTransport
         #expect(bad.output.contains("line 2"), "\(bad.output)")
     }
 }
-
-/// Sends `process`'s output to a file in `directory`; returns a reader of it, for failure messages (a
-/// server that cannot bind its port says so there and exits).
-func serverLog(for process: Process, in directory: String) throws -> () -> String {
-    let path = directory + "/server.log"
-    FileManager.default.createFile(atPath: path, contents: nil)
-    let output = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
-    process.standardOutput = output
-    process.standardError = output
-    return { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
-}

@@ -13,7 +13,8 @@ import TMMTransport
         let serving: TestCertificates
         let port: Int
         let process = Process()
-        let log: String
+        /// The process's output so far.
+        let log: () -> String
 
         init(extraArguments: [String] = []) throws {
             port = try freePort()
@@ -26,16 +27,12 @@ import TMMTransport
                     contexts: "- {name: fake, context: {cluster: fake, user: admin, namespace: tmm-system}}", current: "fake"),
                 to: dir + "/kubeconfig")
             serving = try TestCertificates()
-            log = dir + "/webhook.log"
-            FileManager.default.createFile(atPath: log, contents: nil)
+            log = try serverLog(for: process, in: dir)
             process.executableURL = URL(fileURLWithPath: try webhookExecutable())
             process.arguments = [
                 "serve", "--listen", "127.0.0.1:\(port)", "--tls-cert", serving.certPath, "--tls-key", serving.keyPath,
                 "--kubeconfig", dir + "/kubeconfig", "--log-level", "info", "--log-format", "json",
             ] + extraArguments
-            let output = FileHandle(forWritingAtPath: log)  // one descriptor, one offset, for both streams
-            process.standardOutput = output
-            process.standardError = output
             try process.run()
         }
 
@@ -66,8 +63,7 @@ import TMMTransport
 
         /// The `entry phases` log lines so far, as JSON.
         func entryPhases() -> [JSON] {
-            let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-            return text.split(separator: "\n").compactMap { try? JSON.parse(String($0)) }.filter { $0["msg"]?.string == "entry phases" }
+            return log().split(separator: "\n").compactMap { try? JSON.parse(String($0)) }.filter { $0["msg"]?.string == "entry phases" }
         }
     }
 

@@ -72,3 +72,14 @@ public let packageRoot: String = {
     }
     return FileManager.default.currentDirectoryPath
 }()
+
+/// Sends `process`'s output to a file in `directory`; returns a reader of it, for failure messages (a
+/// server that cannot bind its port says so there and exits).
+public func serverLog(for process: Process, in directory: String) throws -> () -> String {
+    let path = directory + "/server.log"
+    FileManager.default.createFile(atPath: path, contents: nil)
+    let output = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+    process.standardOutput = output
+    process.standardError = output
+    return { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
+}
