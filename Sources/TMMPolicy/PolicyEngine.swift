@@ -103,8 +103,10 @@ public struct PolicyEngine: Sendable {
         others.sort()
         findings.nodesInMaintenance = others
 
-        // Rule 3: concurrency.
+        // Rule 3: concurrency. The first rule, so its refusal can be confirmed at the source alone.
+        var confirmation: RefusalConfirmation?
         if others.count + 1 > config.maxNodesInMaintenance {
+            confirmation = RefusalConfirmation(target: targetName, level: level, nodes: others, atLeast: config.maxNodesInMaintenance)
             failures.append(
                 (.tooManyExistingFailures,
                     "\(others.count) other node(s) already in maintenance (\(PolicyEngine.list(others))), "
@@ -236,7 +238,7 @@ public struct PolicyEngine: Sendable {
             + failures.map(\.1).joined(separator: "; ")
         let verdict = Verdict(
             allowed: false, reason: first.0, message: message, warnings: warnings,
-            relatedPods: first.2 ?? findings.podsInScope, findings: findings)
+            relatedPods: first.2 ?? findings.podsInScope, findings: findings, confirmation: confirmation)
         return Evaluation(verdict: verdict, scope: scope, movers: movers)
     }
 

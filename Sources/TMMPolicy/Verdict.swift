@@ -12,11 +12,13 @@ public struct Verdict: Sendable, Equatable {
     public var relatedPods: [PodRef]
     /// What each rule found (for `check`).
     public var findings: Findings
+    /// For a refusal that reads at the source can confirm on their own (see ``RefusalConfirmation``).
+    public var confirmation: RefusalConfirmation?
 
     /// Creates a verdict.
     public init(
         allowed: Bool, reason: FailureReason?, message: String, warnings: [String] = [], relatedPods: [PodRef] = [],
-        findings: Findings = Findings()
+        findings: Findings = Findings(), confirmation: RefusalConfirmation? = nil
     ) {
         self.allowed = allowed
         self.reason = reason
@@ -24,5 +26,6 @@ public struct Verdict: Sendable, Equatable {
         self.warnings = warnings
         self.relatedPods = relatedPods
         self.findings = findings
+        self.confirmation = confirmation
     }
 }

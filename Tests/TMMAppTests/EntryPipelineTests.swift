@@ -18,6 +18,12 @@ final class RecordingBackend: EntryBackend {
         var commits: [CommitResult] = []
         var inMaintenance: Set<String> = []
         var annotated: [String: [PodRef]] = [:]
+        /// What `confirm` answers (nil: the backend was not expected to be asked).
+        var confirms: Bool? = nil
+        /// The state `withState` shows once `awaitCurrent` has run (nil: the same as before).
+        var currentState: ClusterState? = nil
+        /// Why `awaitCurrent` finds the state cannot be known (nil: it is current).
+        var unknownWhenCurrent: String? = nil
     }
 
     let script: Locked<Script>
@@ -39,6 +45,20 @@ final class RecordingBackend: EntryBackend {
     func withState<T>(_ ticket: Int, for entry: EntryRequest, taintKeys: [String], _ body: (ClusterState, Set<String>) -> T) -> T {
         log("decide #\(ticket)")
         return body(script.withLock { $0.state }, [])
+    }
+
+    func confirm(_ confirmation: RefusalConfirmation, ticket: Int, taintKeys: [String], deadline: Deadline) -> Bool {
+        let answer = script.withLock { $0.confirms } ?? false
+        log("confirm #\(ticket) \(confirmation.nodes.joined(separator: ",")) \(answer)")
+        return answer
+    }
+
+    func awaitCurrent(_ entry: EntryRequest, deadline: Deadline) -> UnknownState? {
+        log("current \(entry.request.name)")
+        return script.withLock { s in
+            if let current = s.currentState { s.state = current }
+            return s.unknownWhenCurrent.map(UnknownState.init)
+        }
     }
 
     func commit(_ entry: EntryRequest, ticket: Int, deadline: Deadline) -> CommitResult {
@@ -96,7 +116,10 @@ final class RecordingBackend: EntryBackend {
         let (pipeline, backend) = Self.pipeline(RecordingBackend.Script(state: try fixtureState()))
         let decision = pipeline.decideNow(Self.entry("n2"))
         #expect(decision.allowed && decision.reason == nil)
-        #expect(backend.calls.withLock { $0 } == ["begin n2 #1", "decide #1", "commit #1 committed", "allowed n2", "event n2 admitted"])
+        #expect(
+            backend.calls.withLock { $0 } == [
+                "begin n2 #1", "decide #1", "current n2", "decide #1", "commit #1 committed", "allowed n2", "event n2 admitted",
+            ], "an admission is always decided on a current state")
     }
 
     @Test func aConflictDecidesAgainOnAFreshRead() throws {
@@ -104,8 +127,9 @@ final class RecordingBackend: EntryBackend {
         #expect(pipeline.decideNow(Self.entry("n2")).allowed)
         #expect(
             backend.calls.withLock { $0 } == [
-                "begin n2 #1", "decide #1", "commit #1 conflict", "begin n2 #2", "decide #2", "commit #2 conflict",
-                "begin n2 #3", "decide #3", "commit #3 committed", "allowed n2", "event n2 admitted",
+                "begin n2 #1", "decide #1", "current n2", "decide #1", "commit #1 conflict",
+                "begin n2 #2", "decide #2", "current n2", "decide #2", "commit #2 conflict",
+                "begin n2 #3", "decide #3", "current n2", "decide #3", "commit #3 committed", "allowed n2", "event n2 admitted",
             ])
     }
 
@@ -124,7 +148,47 @@ final class RecordingBackend: EntryBackend {
         let decision = pipeline.decideNow(Self.entry("n3"))
         #expect(!decision.allowed)
         #expect(decision.reason == .tooManyExistingFailures, "typed, not parsed from the message")
-        #expect(backend.calls.withLock { $0 } == ["begin n3 #1", "decide #1", "annotate store/db-2 TooManyExistingFailures", "event n3 rejected"])
+        #expect(
+            backend.calls.withLock { $0 } == [
+                "begin n3 #1", "decide #1", "confirm #1 n2 false", "current n3", "decide #1",
+                "annotate store/db-2 TooManyExistingFailures", "event n3 rejected",
+            ])
+    }
+
+    /// Rule 3's refusal, borne out by the nodes as the API server has them, is final without the wait for
+    /// a current cache.
+    @Test func aRefusalConfirmedAtTheSourceDoesNotWaitForTheCache() throws {
+        let (pipeline, backend) = Self.pipeline(RecordingBackend.Script(state: try Self.stateWithN2Down(), confirms: true))
+        let decision = pipeline.decideNow(Self.entry("n3"))
+        #expect(!decision.allowed && decision.reason == .tooManyExistingFailures)
+        #expect(
+            backend.calls.withLock { $0 } == [
+                "begin n3 #1", "decide #1", "confirm #1 n2 true", "annotate store/db-2 TooManyExistingFailures", "event n3 rejected",
+            ])
+    }
+
+    /// The cache still shows n2 in maintenance, but the API server has it out (rolling maintenance, its
+    /// exit not yet on the watch): not confirmed, so the entry is decided again on the current state and
+    /// admitted, and nothing is annotated.
+    @Test func aRefusalTheSourceDoesNotBearOutIsDecidedAgainOnTheCurrentState() throws {
+        let (pipeline, backend) = Self.pipeline(
+            RecordingBackend.Script(state: try Self.stateWithN2Down(), confirms: false, currentState: try fixtureState()))
+        let decision = pipeline.decideNow(Self.entry("n3"))
+        #expect(decision.allowed && decision.reason == nil)
+        #expect(
+            backend.calls.withLock { $0 } == [
+                "begin n3 #1", "decide #1", "confirm #1 n2 false", "current n3", "decide #1", "commit #1 committed", "allowed n3",
+                "event n3 admitted",
+            ])
+    }
+
+    @Test func aRefusalNotConfirmedOnAStateThatCannotBeKnownFailsClosed() throws {
+        let (pipeline, backend) = Self.pipeline(
+            RecordingBackend.Script(state: try Self.stateWithN2Down(), confirms: false, unknownWhenCurrent: "the cache is behind"))
+        let decision = pipeline.decideNow(Self.entry("n3"))
+        #expect(!decision.allowed && decision.reason == .genericFailure)
+        #expect(decision.message?.contains("the cache is behind") == true)
+        #expect(backend.calls.withLock { $0 }.last == "event n3 rejected")
     }
 
     @Test func unknownStateFailsClosedWithoutCommitting() throws {
@@ -149,7 +213,11 @@ final class RecordingBackend: EntryBackend {
         let (pipeline, backend) = Self.pipeline(RecordingBackend.Script(state: try Self.stateWithN2Down()))
         #expect(!pipeline.decideNow(Self.entry("n3", dryRun: true)).allowed)
         #expect(pipeline.decideNow(Self.entry("n2", dryRun: true)).allowed)
-        #expect(backend.calls.withLock { $0 } == ["begin n3 #1", "decide #1", "begin n2 #2", "decide #2"])
+        #expect(
+            backend.calls.withLock { $0 } == [
+                "begin n3 #1", "decide #1", "confirm #1 n2 false", "current n3", "decide #1", "begin n2 #2", "decide #2", "current n2",
+                "decide #2",
+            ])
     }
 
     /// Annotations go when the cluster shows a node leave, or enter after a clean admission; a request

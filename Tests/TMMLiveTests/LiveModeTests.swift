@@ -28,7 +28,7 @@ import TMMTransport
         func stop() { backend.cache.stop() }
     }
 
-    static func replica(_ fake: FakeAPIServer, name: String = "replica-a") throws -> Replica {
+    static func replica(_ fake: FakeAPIServer, name: String = "replica-a", quietAfter: Duration? = nil) throws -> Replica {
         let client = try KubeClient(config: fake.config())
         var s = LiveBackend.Settings()
         s.namespace = "tmm-system"
@@ -36,6 +36,7 @@ import TMMTransport
         var cacheSettings = WatchCache<ClusterStore>.Settings()
         cacheSettings.pageSize = 2
         cacheSettings.watchTimeoutSeconds = 60
+        if let quietAfter { cacheSettings.quietAfter = quietAfter }
         let backend = LiveBackend(client: client, config: .default, settings: s, cacheSettings: cacheSettings, logger: quiet())
         let pipeline = EntryPipeline(backend: backend, config: .default, logger: quiet(), metrics: nil)
         backend.cache.start()
@@ -160,6 +161,64 @@ import TMMTransport
         #expect(Self.annotation(fake, pod: "db-2") == "TooManyExistingFailures")
         try Self.watchShows(decider, node: "n3", tainted: false, resourceVersion: 1002)
         #expect(Self.annotation(fake, pod: "db-2") == nil)
+    }
+
+    static let probe = "__tmm_resource_version_probe__"
+
+    /// Sets node `name`'s taints on the API server itself (the fake makes no watch event of it).
+    static func taintAtSource(_ fake: FakeAPIServer, node name: String, tainted: Bool) throws {
+        let taints: JSON = tainted ? [["key": "drain", "value": "planned-downtime", "effect": "NoSchedule"]] : []
+        let client = try KubeClient(config: fake.config())
+        defer { client.close() }
+        _ = try client.patch("/api/v1/nodes/\(name)", mergePatch: ["spec": ["taints": taints]], deadline: deadline(5))
+    }
+
+    /// n2 in maintenance, on the API server and in the cache: n3's refusal is confirmed by reading n3 and
+    /// n2 at the source, and answered without the freshness check (no probe, no quiet wait).
+    @Test func aRefusalBorneOutAtTheSourceSkipsTheFreshnessCheck() throws {
+        let fake = try Self.fake()
+        defer { fake.stop() }
+        // A quiet wait of 10 s: an entry that waited for it could not be answered within its 5 s deadline.
+        let decider = try Self.replica(fake, quietAfter: .seconds(10))
+        defer { decider.stop() }
+        try Self.taintAtSource(fake, node: "n2", tainted: true)
+        try Self.watchShows(decider, node: "n2", tainted: true, resourceVersion: 1001)
+        let started = Deadline.now()
+        let denied = decider.decideNow(Self.entry("n3", uid: "u1"))
+        let took = Deadline.now() - started
+        #expect(!denied.allowed && denied.reason == .tooManyExistingFailures, "\(denied.message ?? "")")
+        #expect(took < .seconds(2), "answered without the 10 s quiet wait: \(took)")
+        #expect(Self.annotation(fake, pod: "db-2") == "TooManyExistingFailures", "annotated before the answer all the same")
+        let targets = fake.api.requests.map(\.target)
+        #expect(targets.contains("/api/v1/nodes/n2") && targets.contains("/api/v1/nodes/n3"), "both read at the source")
+        #expect(!targets.contains { $0.contains(Self.probe) }, "no freshness probe")
+    }
+
+    /// Rolling maintenance with the watch behind: the cache still shows n2 in maintenance, but the API
+    /// server has it out already. The refusal is not borne out at the source, so n3 waits for a current
+    /// cache, which by then shows n2's exit: admitted, and nothing annotated.
+    @Test func aRefusalTheSourceContradictsWaitsForTheWatchAndIsAdmitted() throws {
+        let fake = try Self.fake()
+        defer { fake.stop() }
+        let decider = try Self.replica(fake, quietAfter: .milliseconds(500))
+        defer { decider.stop() }
+        try Self.watchShows(decider, node: "n2", tainted: true, resourceVersion: 1001)
+        // n2 leaves at the source (a write: the API server's revision moves past what the cache has seen,
+        // so the freshness check must wait out its quiet time), and that exit reaches the watch just after
+        // the confirmation read n2, well inside the quiet wait.
+        try Self.taintAtSource(fake, node: "n2", tainted: false)
+        let exitShown = startThread(name: "test-exit") {
+            try? waitUntil("the confirmation reads n2", timeout: 10) { fake.api.requests.contains { $0.target == "/api/v1/nodes/n2" } }
+            try? Self.watchShows(decider, node: "n2", tainted: false, resourceVersion: 1002)
+        }
+        let decision = decider.decideNow(Self.entry("n3", uid: "u1"))
+        exitShown.join()
+        #expect(decision.allowed, "\(decision.message ?? "")")
+        #expect(Self.annotation(fake, pod: "db-2") == nil, "no false annotation")
+        let targets = fake.api.requests.map(\.target)
+        let read = try #require(targets.firstIndex(of: "/api/v1/nodes/n2"))
+        let probed = try #require(targets.firstIndex { $0.contains(Self.probe) })
+        #expect(read < probed, "confirmation first, then the freshness check")
     }
 
     /// A refusal retried soon after (vSphere retries every few seconds) leaves the pods that already carry

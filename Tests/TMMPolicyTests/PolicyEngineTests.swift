@@ -211,6 +211,33 @@ private let rows: [EngineRow] = [
         for w in verdict.warnings { #expect(!w.contains("\n")) }
     }
 
+    /// Only rule 3's refusal names what confirms it at the source: the other nodes it counted, how many of
+    /// them must still be in maintenance, and the target with the level asked for. Every other verdict
+    /// (allowed, unknown state, a quorum or capacity refusal) must wait for a current state.
+    @Test(arguments: [
+        (EngineRow(name: "one other", state: "node n1; node n2 maint; pod app/p n1", expect: ""),
+            RefusalConfirmation(target: "n1", level: .plannedDowntime, nodes: ["n2"], atLeast: 1)),
+        (EngineRow(name: "two others, max 2", state: "node n1; node n2 maint; node n3 maint=drain", config: "maxNodesInMaintenance: 2", expect: ""),
+            RefusalConfirmation(target: "n1", level: .plannedDowntime, nodes: ["n2", "n3"], atLeast: 2)),
+        (EngineRow(name: "a pending entry", state: three, pending: ["n2"], expect: ""),
+            RefusalConfirmation(target: "n1", level: .plannedDowntime, nodes: ["n2"], atLeast: 1)),
+        (EngineRow(name: "NoExecute entry", state: "node n1; node n2 maint", transition: .enter(.evict), expect: ""),
+            RefusalConfirmation(target: "n1", level: .evict, nodes: ["n2"], atLeast: 1)),
+        (EngineRow(name: "concurrency and quorum", state: etcd + "; node n2 maint", expect: ""),
+            RefusalConfirmation(target: "n1", level: .plannedDowntime, nodes: ["n2"], atLeast: 1)),
+        (EngineRow(name: "quorum only", state: etcd + "; pod kv/etcd-2 n3 app=etcd unready; pdb kv/etcd app=etcd min=67%", config: "maxNodesInMaintenance: 2", expect: ""), nil),
+        (EngineRow(name: "capacity only", state: fit + "; pod app/q n2 cpu=1", expect: ""), nil),
+        (EngineRow(name: "allowed", state: three, expect: ""), nil),
+        (EngineRow(name: "unknown", state: "UNKNOWN", pending: ["n2", "n3"], expect: ""), nil),
+        (EngineRow(name: "node missing", state: "node n2 maint", expect: ""), nil),
+    ] as [(EngineRow, RefusalConfirmation?)])
+    func onlyTheConcurrencyRefusalIsConfirmable(_ row: EngineRow, _ confirmation: RefusalConfirmation?) throws {
+        let verdict = try Self.run(row)
+        #expect(verdict.confirmation == confirmation, "\(verdict.message)")
+        if confirmation != nil { #expect(verdict.reason == .tooManyExistingFailures) }
+        if row.name.hasSuffix("only") { #expect(!verdict.allowed, "the row must be a refusal: \(verdict.message)") }
+    }
+
     @Test func budgetFindingsCarryTheArithmetic() throws {
         let v = try Self.run(EngineRow(name: "", state: etcd + "; pod kv/etcd-2 n3 app=etcd unready; pdb kv/etcd app=etcd min=67%", expect: ""))
         let b = try #require(v.findings.budgets.first)

@@ -9,9 +9,19 @@ protocol EntryBackend: Sendable {
     /// What `begin` read and `commit` writes back: for the API server, the Lease of admitted entries.
     associatedtype Ticket: Sendable
 
-    /// Makes sure the state is current and reads the admitted entries. Fails with the reason the state
-    /// cannot be known (then the entry is decided as unknown state).
+    /// Reads the admitted entries. Fails with the reason the state cannot be known (then the entry is
+    /// decided as unknown state). What `withState` shows may still lag behind the cluster: see
+    /// `confirm` and `awaitCurrent`.
     func begin(_ entry: EntryRequest, deadline: Deadline) -> Result<Ticket, UnknownState>
+
+    /// Whether the cluster, read at the source, bears out a refusal decided on the state as `withState`
+    /// shows it (``RefusalConfirmation``), with `ticket`'s admitted entries counted as pending. False
+    /// when it does not or cannot tell; then the entry waits for a current state.
+    func confirm(_ confirmation: RefusalConfirmation, ticket: Ticket, taintKeys: [String], deadline: Deadline) -> Bool
+
+    /// Makes sure that what `withState` shows from now on is current. Returns why the state cannot be
+    /// known, or nil.
+    func awaitCurrent(_ entry: EntryRequest, deadline: Deadline) -> UnknownState?
 
     /// Runs `body` on the current state and the nodes whose entry was admitted but does not show in
     /// that state yet (never `entry`'s own node).

@@ -82,23 +82,44 @@ final class EntryPipeline<Backend: EntryBackend>: EntryDecider {
         var viewTime = Duration.zero
         var commitTime = Duration.zero
         var annotateTime = Duration.zero
+        // How the last view was had: "current" (the cache checked against the API server) or "confirmed"
+        // (a refusal borne out at the source).
+        var view = "none"
         decision: while true {
             attempts += 1
             let ticket: Backend.Ticket
             let viewStarted = Deadline.now()
-            let begun = backend.begin(entry, deadline: decisionDeadline)
-            viewTime += Deadline.now() - viewStarted
-            switch begun {
+            switch backend.begin(entry, deadline: decisionDeadline) {
             case .failure(let state):
+                viewTime += Deadline.now() - viewStarted
                 verdict = unknown(state.reason)
                 break decision
             case .success(let t):
                 ticket = t
             }
-            verdict = backend.withState(ticket, for: entry, taintKeys: config.taintKeys) { state, pending in
-                engine.decide(
-                    DecisionInput(node: request.name, transition: entry.transition, state: .known(state), pendingEntries: pending))
+            func decide() -> Verdict {
+                backend.withState(ticket, for: entry, taintKeys: config.taintKeys) { state, pending in
+                    engine.decide(
+                        DecisionInput(node: request.name, transition: entry.transition, state: .known(state), pendingEntries: pending))
+                }
             }
+            // A refusal the cluster's own objects bear out needs no wait for the cache (rule 3: enough
+            // other nodes in maintenance, read at the source). Anything else is decided on a current state.
+            verdict = decide()
+            if let confirmation = verdict.confirmation,
+                backend.confirm(confirmation, ticket: ticket, taintKeys: config.taintKeys, deadline: decisionDeadline)
+            {
+                view = "confirmed"
+            } else {
+                view = "current"
+                if let problem = backend.awaitCurrent(entry, deadline: decisionDeadline) {
+                    viewTime += Deadline.now() - viewStarted
+                    verdict = unknown(problem.reason)
+                    break decision
+                }
+                verdict = decide()
+            }
+            viewTime += Deadline.now() - viewStarted
             let outcome = EntryOutcome(verdict: verdict, mode: config.mode, dryRun: request.dryRun)
             guard outcome.decision.allowed, !request.dryRun else { break decision }
             let commitStarted = Deadline.now()
@@ -156,7 +177,7 @@ final class EntryPipeline<Backend: EntryBackend>: EntryDecider {
             "entry phases",
             metadata: [
                 "node": "\(request.name)", "allowed": "\(outcome.decision.allowed)", "attempts": "\(attempts)",
-                "viewMs": "\(viewTime.inMilliseconds)", "commitMs": "\(commitTime.inMilliseconds)",
+                "view": "\(view)", "viewMs": "\(viewTime.inMilliseconds)", "commitMs": "\(commitTime.inMilliseconds)",
                 "annotateMs": "\(annotateTime.inMilliseconds)",
             ])
         if outcome.decision.allowed { backend.entryAllowed(entry) }

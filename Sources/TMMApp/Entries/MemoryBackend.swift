@@ -35,6 +35,11 @@ final class MemoryBackend: EntryBackend {
         shared.withLock { $0.state == nil } ? .failure(UnknownState(unknownReason)) : .success(())
     }
 
+    /// The state in memory is the only one there is: what it shows is current.
+    func confirm(_ confirmation: RefusalConfirmation, ticket: Void, taintKeys: [String], deadline: Deadline) -> Bool { true }
+
+    func awaitCurrent(_ entry: EntryRequest, deadline: Deadline) -> UnknownState? { nil }
+
     func withState<T>(_ ticket: Void, for entry: EntryRequest, taintKeys: [String], _ body: (ClusterState, Set<String>) -> T) -> T {
         shared.withLock { body($0.state ?? ClusterState(), []) }
     }

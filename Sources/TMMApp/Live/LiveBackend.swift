@@ -85,29 +85,84 @@ final class LiveBackend: EntryBackend {
         events.recordPolicyRejected(namespace: settings.namespace, configMap: configMap, message: message)
     }
 
+    /// Reads the Lease of admitted entries (a consistent read). The cache is not checked here: a
+    /// refusal is first tried for confirmation at the source (`confirm`), and anything else waits in
+    /// `awaitCurrent`.
     func begin(_ entry: EntryRequest, deadline: Deadline) -> Result<EntryLedger.Snapshot, UnknownState> {
+        guard cache.isSynced else { return .failure(UnknownState("the cluster cache is not synced yet (\(cache.syncDescription))")) }
+        do throws(KubeError) {
+            return .success(try ledger.read(deadline: deadline))
+        } catch {
+            return .failure(UnknownState("cannot read the admitted-entries Lease: \(error)"))
+        }
+    }
+
+    func awaitCurrent(_ entry: EntryRequest, deadline: Deadline) -> UnknownState? {
         // A consistent (quorum) read of an empty list gives the API server's current resourceVersion.
         let probe = "/api/v1/namespaces/\(settings.namespace)/pods?fieldSelector=metadata.name%3D__tmm_resource_version_probe__&limit=1"
-        // The Lease is read while the freshness check waits (most of an entry's time is that wait): the
-        // two do not depend on each other, and an entry another replica records meanwhile makes this
-        // one's compare-and-swap fail, which starts over with a new read. Missing it can only make the
-        // decision more permissive, and a permissive decision is always committed through that swap.
-        let lease = Locked<Result<EntryLedger.Snapshot, KubeError>?>(nil)
-        let ledger = self.ledger
-        let reader = startThread(name: "tmm-lease-read") {
-            let result = Result { () throws(KubeError) in try ledger.read(deadline: deadline) }
-            lease.withLock { $0 = result }
+        return cache.checkFresh(probePath: probe, wait: settings.freshnessWait, deadline: deadline).map(UnknownState.init)
+    }
+
+    /// Reads the target and the nodes the refusal counted straight from the API server (consistent
+    /// GETs, in parallel): the refusal holds when the target is there and not already in maintenance at
+    /// the level asked for, and at least `atLeast` of the others carry a maintenance taint or are still
+    /// pending in the Lease as read by `begin`. Any error, or too many nodes to read, is "cannot tell".
+    func confirm(_ confirmation: RefusalConfirmation, ticket: EntryLedger.Snapshot, taintKeys: [String], deadline: Deadline) -> Bool {
+        guard confirmation.nodes.count <= Self.maxConfirmationReads else { return false }
+        let names = [confirmation.target] + confirmation.nodes
+        let found = Locked<[String: NodeAtSource]>([:])
+        let client = self.client
+        let threads = names.map { name in
+            startThread(name: "tmm-confirm") {
+                let read = NodeAtSource.read(name, client: client, taintKeys: taintKeys, deadline: deadline)
+                found.withLock { $0[name] = read }
+            }
         }
-        let problem = cache.checkFresh(probePath: probe, wait: settings.freshnessWait, deadline: deadline)
-        reader.join()
-        if let problem { return .failure(UnknownState(problem)) }
-        switch lease.withLock({ $0 }) {
-        case .success(let snapshot):
-            return .success(snapshot)
-        case .failure(let error):
-            return .failure(UnknownState("cannot read the admitted-entries Lease: \(error)"))
-        case nil:
-            return .failure(UnknownState("the admitted-entries Lease was not read"))
+        threads.forEach { $0.join() }
+        let nodes = found.withLock { $0 }
+        guard case .present(let targetLevel, _)? = nodes[confirmation.target] else { return false }
+        if let targetLevel, targetLevel >= confirmation.level { return false }
+        let now = Self.wallClockMillis()
+        var held = 0
+        for name in confirmation.nodes {
+            switch nodes[name] {
+            case .present(let level, let version)?:
+                if level != nil || ticket.entries[name]?.isPending(nodeVersion: version, inMaintenance: false, nowMillis: now) == true {
+                    held += 1
+                }
+            case .absent?:
+                // The engine counts an admitted entry of a node it does not know; `isPending` does not.
+                continue
+            case .unreadable?, nil:
+                return false
+            }
+        }
+        return held >= confirmation.atLeast
+    }
+
+    /// A refusal names at most this many nodes to read for its confirmation (each is a GET).
+    static let maxConfirmationReads = 16
+
+    /// A node as the API server has it now.
+    enum NodeAtSource: Sendable {
+        /// Its maintenance level (nil: not in maintenance) and resourceVersion.
+        case present(MaintenanceLevel?, UInt64)
+        case absent
+        case unreadable
+
+        static func read(_ name: String, client: KubeClient, taintKeys: [String], deadline: Deadline) -> NodeAtSource {
+            do throws(KubeError) {
+                let node = try client.get("/api/v1/nodes/\(PercentEncoding.encode(name))", deadline: deadline)
+                guard let version = node.value(at: "metadata", "resourceVersion")?.string.flatMap({ UInt64($0) }) else { return .unreadable }
+                let taints = (node.value(at: "spec", "taints")?.array ?? []).map { t in
+                    Taint(key: t["key"]?.string ?? "", value: t["value"]?.string ?? "", effect: t["effect"]?.string ?? "")
+                }
+                return .present(MaintenanceLevel.of(taints, taintKeys: taintKeys), version)
+            } catch where error.isNotFound {
+                return .absent
+            } catch {
+                return .unreadable
+            }
         }
     }
 
