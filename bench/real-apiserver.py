@@ -416,6 +416,10 @@ def main():
         for allowed, label in (("true", "admitted"), ("false", "refused")):
             mine = [l for l in phases if l.get("allowed") == allowed]
             if mine:
+                views = {}
+                for l in mine:
+                    views[l.get("view", "?")] = views.get(l.get("view", "?"), 0) + 1
+                print(f"{label} entry views: " + ", ".join(f"{k} {v}" for k, v in sorted(views.items())))
                 print(f"{label} entry phases: " + "; ".join(
                     f"{field} {summary([float(l.get(field, 0)) for l in mine])}" for field in ("viewMs", "commitMs", "annotateMs")))
         annotated = [l for l in log_lines(log_path) if l.get("msg") == "annotated pods"]

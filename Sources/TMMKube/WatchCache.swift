@@ -131,31 +131,57 @@ public final class WatchCache<Store: WatchCacheStore>: Sendable {
     /// Reads the API server's current resourceVersion with a consistent (quorum) read of an empty list,
     /// then waits (at most `wait`) until the cache has caught up with it. Returns nil when fresh, or why not.
     public func checkFresh(probePath: String, wait: Duration, deadline: Deadline) -> String? {
-        guard isSynced else { return "the cluster cache is not synced yet (\(syncDescription))" }
-        let version: UInt64
+        switch probe(probePath, deadline: deadline) {
+        case .failure(let why): return why.description
+        case .success(let probed): return waitUntilFresh(probed, wait: wait, deadline: deadline)
+        }
+    }
+
+    /// The API server's current resourceVersion, and when its answer came.
+    public struct Probe: Sendable, Equatable {
+        public var resourceVersion: UInt64
+        public var answeredAt: Deadline
+    }
+
+    /// Why the freshness check could not even start (the cache is not synced, or the probe failed).
+    public struct ProbeFailure: Error, Sendable, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// The consistent read of the freshness check: the API server's current resourceVersion, read with an
+    /// empty list at `probePath` (no `resourceVersion`, so served as a quorum read).
+    public func probe(_ probePath: String, deadline: Deadline) -> Result<Probe, ProbeFailure> {
+        guard isSynced else { return .failure(ProbeFailure(description: "the cluster cache is not synced yet (\(syncDescription))")) }
         do throws(KubeError) {
             let response = try client.request(method: "GET", path: probePath, deadline: deadline)
             guard let v = UInt64(KubeList.metadata(of: response.body).resourceVersion) else {
-                return "the API server returned no resourceVersion"
+                return .failure(ProbeFailure(description: "the API server returned no resourceVersion"))
             }
-            version = v
+            return .success(Probe(resourceVersion: v, answeredAt: .now()))
         } catch {
-            return "cannot reach the API server to check the cache is current: \(error)"
+            return .failure(ProbeFailure(description: "cannot reach the API server to check the cache is current: \(error)"))
         }
-        return waitUntilFresh(resourceVersion: version, wait: min(wait, deadline.timeRemaining()))
+    }
+
+    /// Waits until the cache has caught up with `probed`, at most `wait` from the probe's answer and never
+    /// past `deadline`; the quiet time counts from the probe's answer too, so work done after the probe
+    /// (reading the Lease, a first decision) overlaps it. Returns nil when fresh, or why not.
+    public func waitUntilFresh(_ probed: Probe, wait: Duration, deadline: Deadline) -> String? {
+        waitUntilFresh(resourceVersion: probed.resourceVersion, since: probed.answeredAt, wait: min(wait, deadline - probed.answeredAt))
     }
 
     /// Waits (at most `wait`) until the cache has caught up with `resourceVersion`, read from the API
-    /// server with a consistent read just before. Returns nil when fresh, or why not.
+    /// server with a consistent read whose answer came at `since`. Returns nil when fresh, or why not.
     ///
     /// A resource is caught up when it has seen that resourceVersion. A resource with no change since
     /// (nothing arrives for it) cannot show it; such a resource counts as caught up when it is healthy
     /// (``ResourceStatus/isHealthy(now:maxQuiet:)``: among others, its watch accepted by the API server),
-    /// and nothing has arrived for it since `quietAfter` into the wait and `quietAfter` after its watch
+    /// and nothing has arrived for it since `quietAfter` after `since` and `quietAfter` after its watch
     /// was accepted (the time an event already on the wire takes to arrive).
-    public func waitUntilFresh(resourceVersion: UInt64, wait: Duration = .seconds(1), quietAfter: Duration? = nil) -> String? {
+    public func waitUntilFresh(
+        resourceVersion: UInt64, since start: Deadline = .now(), wait: Duration = .seconds(1), quietAfter: Duration? = nil
+    ) -> String? {
         let quietAfter = quietAfter ?? settings.quietAfter
-        let start = Deadline.now()
         let end = start + max(wait, .zero)
         let quiet = start + max(quietAfter, .zero)
         let maxQuiet = settings.maxQuiet

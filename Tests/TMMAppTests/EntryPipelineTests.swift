@@ -53,8 +53,8 @@ final class RecordingBackend: EntryBackend {
         return answer
     }
 
-    func awaitCurrent(_ entry: EntryRequest, deadline: Deadline) -> UnknownState? {
-        log("current \(entry.request.name)")
+    func awaitCurrent(_ ticket: Int, deadline: Deadline) -> UnknownState? {
+        log("current #\(ticket)")
         return script.withLock { s in
             if let current = s.currentState { s.state = current }
             return s.unknownWhenCurrent.map(UnknownState.init)
@@ -118,7 +118,7 @@ final class RecordingBackend: EntryBackend {
         #expect(decision.allowed && decision.reason == nil)
         #expect(
             backend.calls.withLock { $0 } == [
-                "begin n2 #1", "decide #1", "current n2", "decide #1", "commit #1 committed", "allowed n2", "event n2 admitted",
+                "begin n2 #1", "decide #1", "current #1", "decide #1", "commit #1 committed", "allowed n2", "event n2 admitted",
             ], "an admission is always decided on a current state")
     }
 
@@ -127,9 +127,9 @@ final class RecordingBackend: EntryBackend {
         #expect(pipeline.decideNow(Self.entry("n2")).allowed)
         #expect(
             backend.calls.withLock { $0 } == [
-                "begin n2 #1", "decide #1", "current n2", "decide #1", "commit #1 conflict",
-                "begin n2 #2", "decide #2", "current n2", "decide #2", "commit #2 conflict",
-                "begin n2 #3", "decide #3", "current n2", "decide #3", "commit #3 committed", "allowed n2", "event n2 admitted",
+                "begin n2 #1", "decide #1", "current #1", "decide #1", "commit #1 conflict",
+                "begin n2 #2", "decide #2", "current #2", "decide #2", "commit #2 conflict",
+                "begin n2 #3", "decide #3", "current #3", "decide #3", "commit #3 committed", "allowed n2", "event n2 admitted",
             ])
     }
 
@@ -150,7 +150,7 @@ final class RecordingBackend: EntryBackend {
         #expect(decision.reason == .tooManyExistingFailures, "typed, not parsed from the message")
         #expect(
             backend.calls.withLock { $0 } == [
-                "begin n3 #1", "decide #1", "confirm #1 n2 false", "current n3", "decide #1",
+                "begin n3 #1", "decide #1", "confirm #1 n2 false", "current #1", "decide #1",
                 "annotate store/db-2 TooManyExistingFailures", "event n3 rejected",
             ])
     }
@@ -177,7 +177,7 @@ final class RecordingBackend: EntryBackend {
         #expect(decision.allowed && decision.reason == nil)
         #expect(
             backend.calls.withLock { $0 } == [
-                "begin n3 #1", "decide #1", "confirm #1 n2 false", "current n3", "decide #1", "commit #1 committed", "allowed n3",
+                "begin n3 #1", "decide #1", "confirm #1 n2 false", "current #1", "decide #1", "commit #1 committed", "allowed n3",
                 "event n3 admitted",
             ])
     }
@@ -215,7 +215,7 @@ final class RecordingBackend: EntryBackend {
         #expect(pipeline.decideNow(Self.entry("n2", dryRun: true)).allowed)
         #expect(
             backend.calls.withLock { $0 } == [
-                "begin n3 #1", "decide #1", "confirm #1 n2 false", "current n3", "decide #1", "begin n2 #2", "decide #2", "current n2",
+                "begin n3 #1", "decide #1", "confirm #1 n2 false", "current #1", "decide #1", "begin n2 #2", "decide #2", "current #2",
                 "decide #2",
             ])
     }

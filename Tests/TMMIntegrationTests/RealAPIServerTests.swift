@@ -150,6 +150,27 @@ struct RealAPIServerTests {
             "\(timed): \(h.webhook.metric(timed).map { "\($0)" } ?? "absent"), \(timedBefore) before")
     }
 
+    // A refusal by the concurrency rule (another node in maintenance) is borne out by reading the nodes
+    // from the API server, so it is answered without the freshness check's wait (the log says which way
+    // the entry went). Once that node leaves, the next entry is admitted at once and the refusal's
+    // annotations go.
+    @Test func concurrencyRefusalIsConfirmedAtTheSource() throws {
+        #expect(try h.enter("w1").succeeded)
+        let before = h.webhook.logLines().count
+        let refused = try h.enter("w2")
+        let annotations = try h.failureAnnotations()  // read at once: no waiting
+        #expect(denied(refused, "TooManyExistingFailures"), "\(refused)")
+        #expect(refused.output.contains("already in maintenance (w1)"), "\(refused)")
+        #expect(!annotations.isEmpty && annotations.values.allSatisfy { $0 == "TooManyExistingFailures" }, "\(annotations)")
+        let phases = h.webhook.logLines().dropFirst(before).filter { $0["msg"] as? String == "entry phases" && $0["node"] as? String == "w2" }
+        #expect(phases.map { $0["view"] as? String } == ["confirmed"], "\(phases)")
+        #expect(try h.exit("w1").succeeded)
+        let admitted = try h.enter("w2")
+        #expect(admitted.succeeded, "right after w1 left: \(admitted)")
+        try expectAnnotationsGone()
+        #expect(try h.exit("w2").succeeded)
+    }
+
     /// w2 enters; then apps/web-3 turns unready, so escalating w2 to drain would leave the `web` budget
     /// (maxUnavailable 1) short: refused, apps/web-2 annotated, w2 stays in planned-downtime.
     func refusedEscalation() throws {

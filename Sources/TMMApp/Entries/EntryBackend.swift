@@ -21,7 +21,7 @@ protocol EntryBackend: Sendable {
 
     /// Makes sure that what `withState` shows from now on is current. Returns why the state cannot be
     /// known, or nil.
-    func awaitCurrent(_ entry: EntryRequest, deadline: Deadline) -> UnknownState?
+    func awaitCurrent(_ ticket: Ticket, deadline: Deadline) -> UnknownState?
 
     /// Runs `body` on the current state and the nodes whose entry was admitted but does not show in
     /// that state yet (never `entry`'s own node).

@@ -112,7 +112,7 @@ final class EntryPipeline<Backend: EntryBackend>: EntryDecider {
                 view = "confirmed"
             } else {
                 view = "current"
-                if let problem = backend.awaitCurrent(entry, deadline: decisionDeadline) {
+                if let problem = backend.awaitCurrent(ticket, deadline: decisionDeadline) {
                     viewTime += Deadline.now() - viewStarted
                     verdict = unknown(problem.reason)
                     break decision

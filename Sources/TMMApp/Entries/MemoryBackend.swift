@@ -38,7 +38,7 @@ final class MemoryBackend: EntryBackend {
     /// The state in memory is the only one there is: what it shows is current.
     func confirm(_ confirmation: RefusalConfirmation, ticket: Void, taintKeys: [String], deadline: Deadline) -> Bool { true }
 
-    func awaitCurrent(_ entry: EntryRequest, deadline: Deadline) -> UnknownState? { nil }
+    func awaitCurrent(_ ticket: Void, deadline: Deadline) -> UnknownState? { nil }
 
     func withState<T>(_ ticket: Void, for entry: EntryRequest, taintKeys: [String], _ body: (ClusterState, Set<String>) -> T) -> T {
         shared.withLock { body($0.state ?? ClusterState(), []) }

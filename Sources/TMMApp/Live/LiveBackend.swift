@@ -13,7 +13,11 @@ import TMMTransport
 ///
 /// Nothing here changes because a request says so: node transitions come from the watch.
 final class LiveBackend: EntryBackend {
-    typealias Ticket = EntryLedger.Snapshot
+    /// What `begin` read: the Lease of admitted entries, and the freshness check's probe.
+    struct Ticket: Sendable {
+        var lease: EntryLedger.Snapshot
+        var probed: Result<WatchCache<ClusterStore>.Probe, WatchCache<ClusterStore>.ProbeFailure>
+    }
 
     struct Settings: Sendable {
         /// How long a decision waits for the cache to catch up with the API server.
@@ -85,29 +89,46 @@ final class LiveBackend: EntryBackend {
         events.recordPolicyRejected(namespace: settings.namespace, configMap: configMap, message: message)
     }
 
-    /// Reads the Lease of admitted entries (a consistent read). The cache is not checked here: a
-    /// refusal is first tried for confirmation at the source (`confirm`), and anything else waits in
-    /// `awaitCurrent`.
-    func begin(_ entry: EntryRequest, deadline: Deadline) -> Result<EntryLedger.Snapshot, UnknownState> {
+    /// Reads the Lease of admitted entries and, at the same time, the API server's current
+    /// resourceVersion for the freshness check (two consistent reads). The cache is not waited for here:
+    /// a refusal is first tried for confirmation at the source (`confirm`), and anything else waits in
+    /// `awaitCurrent`, whose quiet time counts from the probe's answer.
+    func begin(_ entry: EntryRequest, deadline: Deadline) -> Result<Ticket, UnknownState> {
         guard cache.isSynced else { return .failure(UnknownState("the cluster cache is not synced yet (\(cache.syncDescription))")) }
-        do throws(KubeError) {
-            return .success(try ledger.read(deadline: deadline))
-        } catch {
+        // A consistent (quorum) read of an empty list gives the API server's current resourceVersion.
+        let path = "/api/v1/namespaces/\(settings.namespace)/pods?fieldSelector=metadata.name%3D__tmm_resource_version_probe__&limit=1"
+        let probed = Locked<Result<WatchCache<ClusterStore>.Probe, WatchCache<ClusterStore>.ProbeFailure>?>(nil)
+        let cache = self.cache
+        let prober = startThread(name: "tmm-probe") {
+            let result = cache.probe(path, deadline: deadline)
+            probed.withLock { $0 = result }
+        }
+        // The Lease and the probe do not depend on each other. An entry another replica records after
+        // this read makes this one's compare-and-swap fail, which starts over with a new read.
+        let lease = Result { () throws(KubeError) in try ledger.read(deadline: deadline) }
+        prober.join()
+        switch (lease, probed.withLock({ $0 })) {
+        case (.success(let snapshot), .some(let probe)):
+            return .success(Ticket(lease: snapshot, probed: probe))
+        case (.failure(let error), _):
             return .failure(UnknownState("cannot read the admitted-entries Lease: \(error)"))
+        case (_, nil):
+            return .failure(UnknownState("the API server's resourceVersion was not read"))
         }
     }
 
-    func awaitCurrent(_ entry: EntryRequest, deadline: Deadline) -> UnknownState? {
-        // A consistent (quorum) read of an empty list gives the API server's current resourceVersion.
-        let probe = "/api/v1/namespaces/\(settings.namespace)/pods?fieldSelector=metadata.name%3D__tmm_resource_version_probe__&limit=1"
-        return cache.checkFresh(probePath: probe, wait: settings.freshnessWait, deadline: deadline).map(UnknownState.init)
+    func awaitCurrent(_ ticket: Ticket, deadline: Deadline) -> UnknownState? {
+        switch ticket.probed {
+        case .failure(let why): return UnknownState(why.description)
+        case .success(let probe): return cache.waitUntilFresh(probe, wait: settings.freshnessWait, deadline: deadline).map(UnknownState.init)
+        }
     }
 
     /// Reads the target and the nodes the refusal counted straight from the API server (consistent
     /// GETs, in parallel): the refusal holds when the target is there and not already in maintenance at
     /// the level asked for, and at least `atLeast` of the others carry a maintenance taint or are still
     /// pending in the Lease as read by `begin`. Any error, or too many nodes to read, is "cannot tell".
-    func confirm(_ confirmation: RefusalConfirmation, ticket: EntryLedger.Snapshot, taintKeys: [String], deadline: Deadline) -> Bool {
+    func confirm(_ confirmation: RefusalConfirmation, ticket: Ticket, taintKeys: [String], deadline: Deadline) -> Bool {
         guard confirmation.nodes.count <= Self.maxConfirmationReads else { return false }
         let names = [confirmation.target] + confirmation.nodes
         let found = Locked<[String: NodeAtSource]>([:])
@@ -127,7 +148,7 @@ final class LiveBackend: EntryBackend {
         for name in confirmation.nodes {
             switch nodes[name] {
             case .present(let level, let version)?:
-                if level != nil || ticket.entries[name]?.isPending(nodeVersion: version, inMaintenance: false, nowMillis: now) == true {
+                if level != nil || ticket.lease.entries[name]?.isPending(nodeVersion: version, inMaintenance: false, nowMillis: now) == true {
                     held += 1
                 }
             case .absent?:
@@ -167,11 +188,11 @@ final class LiveBackend: EntryBackend {
     }
 
     func withState<T>(
-        _ ticket: EntryLedger.Snapshot, for entry: EntryRequest, taintKeys: [String], _ body: (ClusterState, Set<String>) -> T
+        _ ticket: Ticket, for entry: EntryRequest, taintKeys: [String], _ body: (ClusterState, Set<String>) -> T
     ) -> T {
         let now = Self.wallClockMillis()
         return cache.withStore { store, _ in
-            let pending = Self.pending(ticket.entries, in: store, nowMillis: now).subtracting([entry.request.name])
+            let pending = Self.pending(ticket.lease.entries, in: store, nowMillis: now).subtracting([entry.request.name])
             return body(store.cluster, pending)
         }
     }
@@ -186,21 +207,21 @@ final class LiveBackend: EntryBackend {
             })
     }
 
-    func commit(_ entry: EntryRequest, ticket: EntryLedger.Snapshot, deadline: Deadline) -> CommitResult {
+    func commit(_ entry: EntryRequest, ticket: Ticket, deadline: Deadline) -> CommitResult {
         let node = entry.request.name
         let now = Self.wallClockMillis()
         let untilDeadline = entry.deadline.timeRemaining().totalNanoseconds / 1_000_000
         // Entries the cluster has already resolved are dropped as the Lease is written.
         let entries = cache.withStore { store, _ in
-            let still = Self.pending(ticket.entries, in: store, nowMillis: now)
-            var kept = ticket.entries.filter { still.contains($0.key) }
+            let still = Self.pending(ticket.lease.entries, in: store, nowMillis: now)
+            var kept = ticket.lease.entries.filter { still.contains($0.key) }
             kept[node] = EntryLedger.Entry(
                 expires: now + untilDeadline + max(0, settings.admissionMargin.totalNanoseconds) / 1_000_000,
                 resourceVersion: store.version(ofNode: node))
             return kept
         }
         do throws(KubeError) {
-            try ledger.write(ticket, entries: entries, deadline: deadline)
+            try ledger.write(ticket.lease, entries: entries, deadline: deadline)
             return .committed
         } catch {
             if error.isConflict || error.isAlreadyExists { return .conflict }
