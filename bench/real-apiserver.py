@@ -16,8 +16,13 @@ matchConditions, and reports:
   * CPU under pod churn (--churn-per-minute pod label updates a minute for --churn-seconds),
   * entry latency through kubectl (`kubectl taint node ... drain=planned-downtime:NoSchedule`, each node
     untainted before the next; wall time of kubectl) and the webhook's own `durationMs` from its
-    decision log lines, p50/p99/max, for admitted entries and for refusals (another node is in
-    maintenance; the refusal annotates every pod of the node).
+    decision log lines, p50/p99/max, for admitted entries and for refusals while another node is in
+    maintenance. With --refusals concurrency (the default) the policy allows one node in maintenance, so
+    each refusal is by the concurrency rule and annotates every pod of its node (30), confirmed at the
+    source without the freshness check's wait. With --refusals quorum the policy allows two, and the
+    refused nodes are ones that share an app with the node in maintenance: each refusal is by the quorum
+    rule (the app's budget allows one replica down), waits for the freshness check and annotates the
+    pods of that app on the node.
 
 Python standard library only; kubectl, openssl and curl on PATH. Traffic stays on 127.0.0.1.
 """
@@ -284,6 +289,8 @@ def main():
     parser.add_argument("--churn-seconds", type=int, default=60)
     parser.add_argument("--workers", type=int, default=16, help="concurrent API calls while loading")
     parser.add_argument("--webhook", default=f"{ROOT}/.build/release/tmm-webhook")
+    parser.add_argument("--refusals", choices=("concurrency", "quorum"), default="concurrency",
+                        help="which rule refuses the timed refusals (see above)")
     parser.add_argument("--webhook-arg", action="append", default=[], metavar="ARG",
                         help="an extra argument for `tmm-webhook serve` (repeat it), e.g. --webhook-arg=--freshness-quiet=60ms")
     parser.add_argument("--apiserver", default=os.environ.get("TMM_KUBE_APISERVER", "/tmp/kube-apiserver-v1.36.2/kube-apiserver"))
@@ -312,8 +319,12 @@ def main():
         cert, key = cp.cert("webhook", "tmm-webhook")
         log_path = f"{directory}/webhook.log"
         started = time.monotonic()
+        policy = f"{directory}/policy.yaml"
+        with open(policy, "w") as f:
+            f.write(f"maxNodesInMaintenance: {1 if args.refusals == 'concurrency' else 2}\n")
         webhook = subprocess.Popen([args.webhook, "serve", "--kubeconfig", cp.webhook, "--listen", f"127.0.0.1:{port}", "--tls-cert", cert,
-                                    "--tls-key", key, "--namespace", "tmm-system", "--pod-name", "tmm-webhook-bench", "--log-format", "json"]
+                                    "--tls-key", key, "--namespace", "tmm-system", "--pod-name", "tmm-webhook-bench", "--log-format", "json",
+                                    "--config", policy]
                                    + args.webhook_arg,
                                    stdout=open(log_path, "ab"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         context = ssl.create_default_context(cafile=cp.ca)
@@ -379,6 +390,16 @@ def main():
             return wall, (float(mine[-1]["durationMs"]) if mine else float("nan")), r.returncode == 0, r.stderr.strip()
 
         nodes = random.sample(range(args.nodes), args.entries + args.denials + 1)
+        if args.refusals == "quorum":
+            # Nodes sharing an app with the holder (the last one): the layout of load() puts replica r of
+            # app a on node (a + 33 r) % nodes.
+            holder_index = nodes[-1]
+            apps = range(max(1, args.pods // per_app))
+            shared = sorted({(a + r * 33) % args.nodes for a in apps for r in range(per_app)
+                             if any((a + q * 33) % args.nodes == holder_index for q in range(per_app))} - {holder_index})
+            candidates = [n for n in shared if n not in nodes[:args.entries]]
+            nodes = nodes[:args.entries] + random.sample(candidates, min(args.denials, len(candidates))) + [holder_index]
+            args.denials = len(nodes) - args.entries - 1
         results = {"admitted": ([], []), "refused": ([], [])}
         wrong = []
         for i in nodes[:args.entries]:

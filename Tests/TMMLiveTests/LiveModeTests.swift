@@ -193,6 +193,37 @@ import TMMTransport
         #expect(targets.contains("/api/v1/nodes/n2") && targets.contains("/api/v1/nodes/n3"), "both read at the source")
     }
 
+    /// The cache shows n2 in maintenance and refuses n3, but the source does not bear that out, so the
+    /// entry waits out the freshness check (500 ms of quiet here) before it is answered: n3 is already in
+    /// maintenance at the source (then the entry would be a no-op), n2 cannot be read, or n2 is out at the
+    /// source and not pending.
+    @Test(arguments: ["target already in maintenance", "n2 unreadable", "n2 out and not pending"])
+    func aRefusalTheSourceDoesNotBearOutWaitsForTheFreshnessCheck(_ situation: String) throws {
+        let fake = try Self.fake()
+        defer { fake.stop() }
+        let decider = try Self.replica(fake, quietAfter: .milliseconds(500))
+        defer { decider.stop() }
+        try Self.watchShows(decider, node: "n2", tainted: true, resourceVersion: 1001)
+        // Each situation writes at the source, so the freshness check cannot pass before its quiet time.
+        switch situation {
+        case "target already in maintenance":
+            try Self.taintAtSource(fake, node: "n2", tainted: true)
+            try Self.taintAtSource(fake, node: "n3", tainted: true)
+        case "n2 unreadable":
+            try Self.taintAtSource(fake, node: "n2", tainted: true)
+            fake.api.fail(under: "/api/v1/nodes/n2", status: 500)
+        default:
+            try Self.taintAtSource(fake, node: "n2", tainted: false)
+        }
+        let started = Deadline.now()
+        let decision = decider.decideNow(Self.entry("n3", uid: "u1"))
+        let took = Deadline.now() - started
+        // The cache never shows otherwise, so the current decision refuses too; what matters is the wait.
+        #expect(!decision.allowed && decision.reason == .tooManyExistingFailures, "\(decision.message ?? "")")
+        #expect(took >= .milliseconds(450), "not confirmed, so the quiet wait was waited out: \(took)")
+        #expect(fake.api.requests.contains { $0.target == "/api/v1/nodes/n3" }, "the source was asked")
+    }
+
     /// Rolling maintenance with the watch behind: the cache still shows n2 in maintenance, but the API
     /// server has it out already. The refusal is not borne out at the source, so n3 waits for a current
     /// cache, which by then shows n2's exit: admitted, and nothing annotated.
