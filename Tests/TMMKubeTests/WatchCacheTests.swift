@@ -21,25 +21,27 @@ struct NamesStore: WatchCacheStore {
     }
 
     var objects: [Resource: [String: [UInt8]]] = [:]
-    private var listed: Set<String> = []
+    /// What each relist in progress has seen (the resources list concurrently, on their own threads).
+    private var listed: [Resource: Set<String>] = [:]
 
     func count(_ resource: Resource) -> Int { objects[resource]?.count ?? 0 }
     func has(_ resource: Resource, _ key: String) -> Bool { objects[resource]?[key] != nil }
 
-    mutating func beginList(_ resource: Resource) { listed = [] }
+    mutating func beginList(_ resource: Resource) { listed[resource] = [] }
 
     mutating func mergeListPage(_ resource: Resource, page: [UInt8]) throws(KubeError) {
         for item in try KubeList.itemMetadata(page) {
             let key = item.namespace.isEmpty ? item.name : "\(item.namespace)/\(item.name)"
             objects[resource, default: [:]][key] = []
-            listed.insert(key)
+            listed[resource, default: []].insert(key)
         }
     }
 
     mutating func endList(_ resource: Resource) -> (objects: Int, removed: Int) {
-        let gone = (objects[resource] ?? [:]).keys.filter { !listed.contains($0) }
+        let seen = listed.removeValue(forKey: resource) ?? []
+        let gone = (objects[resource] ?? [:]).keys.filter { !seen.contains($0) }
         for key in gone { objects[resource]?[key] = nil }
-        return (listed.count, gone.count)
+        return (seen.count, gone.count)
     }
 
     mutating func apply(_ resource: Resource, event: KubeWatchEvent) throws(KubeError) {
