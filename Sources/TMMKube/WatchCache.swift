@@ -128,15 +128,6 @@ public final class WatchCache<Store: WatchCacheStore>: Sendable {
 
     // MARK: Freshness
 
-    /// Reads the API server's current resourceVersion with a consistent (quorum) read of an empty list,
-    /// then waits (at most `wait`) until the cache has caught up with it. Returns nil when fresh, or why not.
-    public func checkFresh(probePath: String, wait: Duration, deadline: Deadline) -> String? {
-        switch probe(probePath, deadline: deadline) {
-        case .failure(let why): return why.description
-        case .success(let probed): return waitUntilFresh(probed, wait: wait, deadline: deadline)
-        }
-    }
-
     /// The API server's current resourceVersion, and when its answer came.
     public struct Probe: Sendable, Equatable {
         public var resourceVersion: UInt64
@@ -148,8 +139,9 @@ public final class WatchCache<Store: WatchCacheStore>: Sendable {
         public var description: String
     }
 
-    /// The consistent read of the freshness check: the API server's current resourceVersion, read with an
-    /// empty list at `probePath` (no `resourceVersion`, so served as a quorum read).
+    /// The freshness check, first half: the API server's current resourceVersion, read with an empty list
+    /// at `probePath` (no `resourceVersion`, so served as a quorum read). The second half is
+    /// ``waitUntilFresh(_:wait:deadline:)``, until the cache has caught up with it.
     public func probe(_ probePath: String, deadline: Deadline) -> Result<Probe, ProbeFailure> {
         guard isSynced else { return .failure(ProbeFailure(description: "the cluster cache is not synced yet (\(syncDescription))")) }
         do throws(KubeError) {
