@@ -77,7 +77,7 @@ public let packageRoot: String = {
 /// server that cannot bind its port says so there and exits).
 public func serverLog(for process: Process, in directory: String) throws -> () -> String {
     let path = directory + "/server.log"
-    FileManager.default.createFile(atPath: path, contents: nil)
+    guard FileManager.default.createFile(atPath: path, contents: nil) else { throw CocoaError(.fileWriteUnknown) }
     let output = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
     process.standardOutput = output
     process.standardError = output
