@@ -8,8 +8,9 @@ import TMMTransport
 
 /// Decides maintenance entries, one at a time, the same way over any ``EntryBackend``:
 ///
-/// view (current, or unknown) → pending entries → pure decision → policy mode → commit (compare-and-swap,
-/// retried on conflict) → effects (annotations, Event).
+/// read (pending entries) → pure decision on the state as it is → a refusal the backend confirms at the
+/// source stands; anything else: view (current, or unknown) → pure decision again → policy mode → commit
+/// (compare-and-swap, retried on conflict) → effects (annotations, Event).
 ///
 /// Side effects that are not the answer to an entry follow what the backend shows happened, never what a
 /// request claims: a node's failure annotations are removed when the node is seen leaving maintenance,
