@@ -72,10 +72,12 @@ import TMMTransport
         return EntryLedger.entries(of: lease)
     }
 
+    static let maintenanceTaint: JSON = ["key": "drain", "value": "planned-downtime", "effect": "NoSchedule"]
+
     /// A watch event for node `name` with `taints`, at `resourceVersion`, applied to the replica's cache
     /// as its watch would, and the resulting transitions handed on.
     static func watchShows(_ replica: Replica, node name: String, tainted: Bool, resourceVersion: Int) throws {
-        let taints: JSON = tainted ? [["key": "drain", "value": "planned-downtime", "effect": "NoSchedule"]] : []
+        let taints: JSON = tainted ? [Self.maintenanceTaint] : []
         let node: JSON = [
             "kind": "Node", "apiVersion": "v1",
             "metadata": ["name": .string(name), "resourceVersion": .string(String(resourceVersion)), "labels": ["kubernetes.io/hostname": .string(name)]],
@@ -167,7 +169,7 @@ import TMMTransport
 
     /// Sets node `name`'s taints on the API server itself (the fake makes no watch event of it).
     static func taintAtSource(_ fake: FakeAPIServer, node name: String, tainted: Bool) throws {
-        let taints: JSON = tainted ? [["key": "drain", "value": "planned-downtime", "effect": "NoSchedule"]] : []
+        let taints: JSON = tainted ? [Self.maintenanceTaint] : []
         let client = try KubeClient(config: fake.config())
         defer { client.close() }
         _ = try client.patch("/api/v1/nodes/\(name)", mergePatch: ["spec": ["taints": taints]], deadline: deadline(5))
